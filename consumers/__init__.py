@@ -1,0 +1,1 @@
+"""How work is done: stage workers, actors (llm, script, human) and routing."""

@@ -1,0 +1,1 @@
+"""How work enters wavestream: posting ingest and interaction commands."""

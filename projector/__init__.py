@@ -1,0 +1,1 @@
+"""How results become queryable: read models, checkpoints and replay."""
