@@ -156,10 +156,6 @@ class PostgresSettings:
         )
 
 
-def _default_data_home() -> Path:
-    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "wavestream"
-
-
 def _default_cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wavestream"
 
@@ -194,7 +190,7 @@ class StackSettings:
         env = os.environ if env is None else env
         kafka_home = env.get("KAFKA_HOME") or None
         return cls(
-            data_dir=Path(_lookup(env, "STACK_DIR", str(_default_data_home() / "stack"))),
+            data_dir=Path(_lookup(env, "STACK_DIR", ".wavestream/stack")).resolve(),
             cache_dir=Path(_lookup(env, "CACHE_DIR", str(_default_cache_home()))),
             host=_lookup(env, "STACK_HOST", "127.0.0.1"),
             kafka_port=_int(env, "STACK_KAFKA_PORT", 19092, minimum=1),

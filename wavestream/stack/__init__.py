@@ -1,0 +1,1 @@
+"""The embedded single-node stack: KRaft Kafka + PostgreSQL on loopback."""
