@@ -1,0 +1,148 @@
+"""The topics of DESIGN §2: their names, settings, creation and description.
+
+``postings``, ``events`` and ``commands`` keep records forever: they are the replay
+sources every read model is rebuilt from. ``deadletter`` keeps records forever too,
+so nothing routed there is lost before an operator looks at it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from wavestream.config import KafkaSettings
+from wavestream.exceptions import TopicError
+
+POSTINGS = "postings"
+COMMANDS = "commands"
+EVENTS = "events"
+DEADLETTER = "deadletter"
+
+_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+_WEEK_MS = str(7 * 24 * 3600 * 1000)
+_WORK = {"retention.ms": _WEEK_MS, "cleanup.policy": "delete"}
+_DESCRIBED_KEYS = ("cleanup.policy", "retention.ms", "min.insync.replicas")
+_TIMEOUT_S = 30.0
+
+
+def stage_topic(stage: str) -> str:
+    return f"stage.{stage}"
+
+
+def retry_topic(stage: str) -> str:
+    return f"stage.{stage}.retry"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def topic_specs(stages: Iterable[str], settings: KafkaSettings) -> list[TopicSpec]:
+    """Every topic wavestream needs for the given stages, with explicit settings."""
+    isr = {"min.insync.replicas": str(settings.min_insync_replicas)}
+
+    def spec(name: str, config: dict[str, str]) -> TopicSpec:
+        return TopicSpec(name, settings.partitions, settings.replication_factor, {**config, **isr})
+
+    specs = [spec(POSTINGS, _FOREVER), spec(COMMANDS, _FOREVER), spec(EVENTS, _FOREVER), spec(DEADLETTER, _FOREVER)]
+    for stage in stages:
+        specs.append(spec(stage_topic(stage), _WORK))
+        specs.append(spec(retry_topic(stage), _WORK))
+    return specs
+
+
+def workflow_stages(path: Path) -> list[str]:
+    """The stage names declared in a workflow YAML file (its ``stages`` mapping).
+
+    Raises:
+        TopicError: the file is missing, not YAML, or declares no stages.
+    """
+    try:
+        doc = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise TopicError(f"cannot read workflow {path}: {exc}") from exc
+    stages = (doc or {}).get("stages") if isinstance(doc, dict) else None
+    if not isinstance(stages, dict) or not stages:
+        raise TopicError(f"workflow {path} declares no stages")
+    return [str(name) for name in stages]
+
+
+def create_topics(admin: AdminClient, specs: Iterable[TopicSpec]) -> dict[str, str]:
+    """Create the topics that do not exist yet; idempotent.
+
+    Returns:
+        topic name -> "created" or "exists".
+
+    Raises:
+        TopicError: the broker refused a topic for another reason than that it exists.
+    """
+    specs = list(specs)
+    existing = set(admin.list_topics(timeout=_TIMEOUT_S).topics)
+    result = {s.name: "exists" for s in specs if s.name in existing}
+    new = [
+        NewTopic(s.name, num_partitions=s.partitions, replication_factor=s.replication_factor, config=s.config)
+        for s in specs
+        if s.name not in existing
+    ]
+    if not new:
+        return result
+    for name, future in admin.create_topics(new, request_timeout=_TIMEOUT_S).items():
+        try:
+            future.result()
+            result[name] = "created"
+        except KafkaException as exc:
+            if exc.args and getattr(exc.args[0], "name", lambda: "")() == "TOPIC_ALREADY_EXISTS":
+                result[name] = "exists"  # created concurrently by another process
+                continue
+            raise TopicError(f"cannot create topic {name}: {exc}") from exc
+    return result
+
+
+def missing_topics(admin: AdminClient, names: Iterable[str]) -> list[str]:
+    existing = set(admin.list_topics(timeout=_TIMEOUT_S).topics)
+    return [n for n in names if n not in existing]
+
+
+def require_topics(admin: AdminClient, names: Iterable[str]) -> None:
+    """Raises: TopicError naming every topic that does not exist."""
+    missing = missing_topics(admin, names)
+    if missing:
+        raise TopicError(f"missing topics: {', '.join(missing)} (run `wavestream topics create`)")
+
+
+def describe_topics(admin: AdminClient, names: Iterable[str]) -> list[dict]:
+    """Partitions, replication and the retention/cleanup settings of each topic.
+
+    Raises:
+        TopicError: a topic does not exist or its config cannot be read.
+    """
+    names = list(names)
+    require_topics(admin, names)
+    metadata = admin.list_topics(timeout=_TIMEOUT_S).topics
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, n) for n in names]
+    rows = []
+    for resource, future in admin.describe_configs(resources, request_timeout=_TIMEOUT_S).items():
+        try:
+            entries = future.result()
+        except KafkaException as exc:
+            raise TopicError(f"cannot describe topic {resource.name}: {exc}") from exc
+        partitions = metadata[resource.name].partitions
+        rows.append(
+            {
+                "topic": resource.name,
+                "partitions": len(partitions),
+                "replication_factor": len(next(iter(partitions.values())).replicas) if partitions else 0,
+                **{key: entries[key].value for key in _DESCRIBED_KEYS if key in entries},
+            }
+        )
+    order = {n: i for i, n in enumerate(names)}
+    return sorted(rows, key=lambda r: order[r["topic"]])
