@@ -1,0 +1,99 @@
+"""`wavestream stack` and `wavestream topics` as a user runs them, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from wavestream.stack.process import free_port
+
+pytestmark = pytest.mark.integration
+
+WAVESTREAM = [sys.executable, "-m", "wavestream.cli"]
+
+
+@pytest.fixture
+def stack_env(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("cli-stack")
+    os.chmod(root, 0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAVESTREAM_")}
+    env.update(
+        WAVESTREAM_STACK_DIR=str(root),
+        WAVESTREAM_STACK_KAFKA_PORT=str(free_port()),
+        WAVESTREAM_STACK_CONTROLLER_PORT=str(free_port()),
+        WAVESTREAM_STACK_PG_PORT=str(free_port()),
+        WAVESTREAM_TOPIC_PARTITIONS="3",
+        WAVESTREAM_LOG_FORMAT="text",
+    )
+    yield env
+    subprocess.run([*WAVESTREAM, "stack", "down"], env=env, capture_output=True, timeout=120)
+
+
+def run(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*WAVESTREAM, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _exported(output: str) -> dict[str, str]:
+    import shlex
+
+    pairs = (shlex.split(line[len("export "):])[0].split("=", 1) for line in output.splitlines())
+    return dict(pairs)
+
+
+def test_up_topics_describe_down_twice(stack_env):
+    for round_no in (1, 2):
+        up = run(stack_env, "stack", "up")
+        assert up.returncode == 0, up.stderr
+        assert "running" in up.stdout and "Kafka 4." in up.stdout, up.stdout
+
+        again = run(stack_env, "stack", "up")  # a second `up` is a no-op
+        assert again.returncode == 0, again.stderr
+
+        env = {**stack_env, **_exported(run(stack_env, "stack", "env").stdout)}
+        assert env["WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS"].endswith(stack_env["WAVESTREAM_STACK_KAFKA_PORT"])
+
+        created = run(env, "topics", "create")
+        assert created.returncode == 0, created.stderr
+        outcomes = dict(line.split() for line in created.stdout.splitlines())
+        expected = "created" if round_no == 1 else "exists"  # storage survives a restart
+        assert outcomes["events"] == expected and outcomes["stage.summarize.retry"] == expected
+
+        described = run(env, "topics", "describe", "--json")
+        assert described.returncode == 0, described.stderr
+        rows = {r["topic"]: r for r in json.loads(described.stdout)}
+        assert rows["events"]["retention.ms"] == "-1"
+        assert rows["postings"]["partitions"] == 3
+        assert rows["stage.score"]["cleanup.policy"] == "delete"
+
+        down = run(stack_env, "stack", "down")
+        assert down.returncode == 0 and "kafka" in down.stdout and "postgres" in down.stdout, down.stdout
+        status = run(stack_env, "stack", "status")
+        assert status.returncode == 3 and "stopped" in status.stdout
+
+
+def test_up_fails_fast_naming_a_taken_kafka_port(stack_env):
+    port = int(stack_env["WAVESTREAM_STACK_KAFKA_PORT"])
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen(1)
+        t0 = time.monotonic()
+        result = run(stack_env, "stack", "up", timeout=60)
+        elapsed = time.monotonic() - t0
+    assert result.returncode != 0
+    assert f"127.0.0.1:{port}" in result.stderr and "in use" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    # Nothing was started: PostgreSQL is checked before either service starts.
+    assert not list(Path(stack_env["WAVESTREAM_STACK_DIR"]).glob("**/*.pid"))
+    assert elapsed < 60  # bounded by the subprocess timeout above; the point is "no hang"
+
+
+def test_stack_env_refuses_when_down(stack_env):
+    result = run(stack_env, "stack", "env", timeout=60)
+    assert result.returncode == 1 and "not running" in result.stderr

@@ -1,0 +1,124 @@
+"""The embedded stack as one unit: ``up``, ``down``, ``status`` and ``env``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from wavestream.config import StackSettings, redact_dsn
+from wavestream.stack.kafka import EmbeddedKafka
+from wavestream.stack.postgres import EmbeddedPostgres
+from wavestream.stack.process import ensure_port_free
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    kafka_running: bool
+    postgres_running: bool
+    bootstrap_servers: str
+    postgres_dsn: str  # password masked
+    kafka_version: str | None
+    postgres_version: str | None
+    data_dir: Path
+
+    def lines(self) -> list[str]:
+        def state(running: bool) -> str:
+            return "running" if running else "stopped"
+
+        return [
+            f"kafka     {state(self.kafka_running):8} {self.bootstrap_servers}  (Kafka {self.kafka_version or '?'})",
+            f"postgres  {state(self.postgres_running):8} {self.postgres_dsn}  (PostgreSQL {self.postgres_version or '?'})",
+            f"data      {self.data_dir}",
+        ]
+
+
+class Stack:
+    """Both embedded services; ``down`` stops only the processes ``up`` recorded."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.kafka = EmbeddedKafka(settings)
+        self.postgres = EmbeddedPostgres(settings)
+        self._state_file = settings.data_dir / "stack.json"
+
+    def up(self) -> StackStatus:
+        """Start whatever is not running yet; a second ``up`` is a no-op.
+
+        Raises:
+            PortInUse: a port is taken (checked for both services before either starts).
+            MissingTool, StackError: a service could not start; anything this call
+                started is stopped again before the error propagates.
+        """
+        self._preflight()
+        started = []
+        t0 = time.monotonic()
+        try:
+            if not self.postgres.is_running():
+                self.postgres.start()
+                started.append(self.postgres)
+            if not self.kafka.is_running():
+                self.kafka.start()
+                started.append(self.kafka)
+        except BaseException:
+            for service in reversed(started):
+                service.stop()
+            raise
+        status = self.status()
+        self._write_state(status, time.monotonic() - t0)
+        return status
+
+    def down(self) -> list[str]:
+        """Stop the services this stack started. Returns the names of those stopped."""
+        stopped = []
+        if self.kafka.stop():
+            stopped.append("kafka")
+        if self.postgres.stop():
+            stopped.append("postgres")
+        self._state_file.unlink(missing_ok=True)
+        return stopped
+
+    def status(self) -> StackStatus:
+        pg_running = self.postgres.is_running()
+        kafka_running = self.kafka.is_running()
+        return StackStatus(
+            kafka_running=kafka_running,
+            postgres_running=pg_running,
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            postgres_dsn=redact_dsn(self.postgres.dsn()) if pg_running else f"{self.settings.host}:{self.settings.pg_port}",
+            kafka_version=self.kafka.version(),
+            postgres_version=self.postgres.version() if pg_running else None,
+            data_dir=self.settings.data_dir,
+        )
+
+    def env(self) -> dict[str, str]:
+        """The ``WAVESTREAM_*`` settings that point every command at this stack."""
+        return {
+            "WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+            "WAVESTREAM_PG_DSN": self.postgres.dsn(),
+        }
+
+    def _preflight(self) -> None:
+        s = self.settings
+        if not self.kafka.is_running():
+            ensure_port_free(s.host, s.kafka_port, "Kafka")
+            ensure_port_free(s.host, s.controller_port, "Kafka controller")
+        if not self.postgres.is_running():
+            ensure_port_free(s.host, s.pg_port, "PostgreSQL")
+
+    def _write_state(self, status: StackStatus, seconds: float) -> None:
+        self._state_file.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "bootstrap_servers": status.bootstrap_servers,
+            "postgres": status.postgres_dsn,
+            "kafka_version": status.kafka_version,
+            "postgres_version": status.postgres_version,
+            "kafka_pid": self.kafka.pid(),
+            "up_seconds": round(seconds, 2),
+        }
+        self._state_file.write_text(json.dumps(state, indent=2) + "\n")
+        log.info("stack up in %.1fs: %s", seconds, state)
