@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -83,15 +82,13 @@ def test_up_fails_fast_naming_a_taken_kafka_port(stack_env):
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", port))
         squatter.listen(1)
-        t0 = time.monotonic()
+        # A hang would raise TimeoutExpired here: the port check happens before any start.
         result = run(stack_env, "stack", "up", timeout=60)
-        elapsed = time.monotonic() - t0
     assert result.returncode != 0
     assert f"127.0.0.1:{port}" in result.stderr and "in use" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     # Nothing was started: PostgreSQL is checked before either service starts.
     assert not list(Path(stack_env["WAVESTREAM_STACK_DIR"]).glob("**/*.pid"))
-    assert elapsed < 60  # bounded by the subprocess timeout above; the point is "no hang"
 
 
 def test_stack_env_refuses_when_down(stack_env):
