@@ -23,11 +23,40 @@ from wavestream.exceptions import ConfigError
 PREFIX = "WAVESTREAM_"
 KAFKA_PREFIX = PREFIX + "KAFKA_"
 
+#: Every WAVESTREAM_<KEY> the code reads (besides the WAVESTREAM_KAFKA_* pass-through).
+#: Reading an undeclared key is a bug; .env.example documents exactly these keys.
+KEYS = frozenset(
+    {
+        "SCHEMA_REGISTRY_URL",
+        "TOPIC_PARTITIONS",
+        "TOPIC_REPLICATION_FACTOR",
+        "TOPIC_MIN_INSYNC_REPLICAS",
+        "PG_DSN",
+        "PG_CONNECT_TIMEOUT_S",
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+        "RUN_ID",
+        "STACK_DIR",
+        "CACHE_DIR",
+        "STACK_HOST",
+        "STACK_KAFKA_PORT",
+        "STACK_CONTROLLER_PORT",
+        "STACK_PG_PORT",
+        "STACK_KAFKA_VERSION",
+        "STACK_KAFKA_HEAP",
+        "STACK_STARTUP_TIMEOUT_S",
+        "TEST_KAFKA_BOOTSTRAP_SERVERS",
+        "TEST_PG_DSN",
+    }
+)
+
 # librdkafka property names that hold secrets: never logged.
 _SECRET_WORDS = ("password", "secret", "key", "token", "credentials")
 
 
 def _lookup(env: Mapping[str, str], key: str, default: str | None = None) -> str:
+    if key not in KEYS:
+        raise ConfigError(f"{PREFIX}{key} is not a declared setting (add it to config.KEYS and .env.example)")
     value = env.get(PREFIX + key)
     if value is None or value == "":
         if default is None:
@@ -121,7 +150,7 @@ class KafkaSettings:
         }
         if "bootstrap.servers" not in client:
             raise ConfigError(f"missing required setting {KAFKA_PREFIX}BOOTSTRAP_SERVERS")
-        registry = env.get(PREFIX + "SCHEMA_REGISTRY_URL") or None
+        registry = _lookup(env, "SCHEMA_REGISTRY_URL", "") or None
         return cls(
             client=client,
             schema_registry_url=registry,
@@ -190,8 +219,8 @@ class StackSettings:
         env = os.environ if env is None else env
         kafka_home = env.get("KAFKA_HOME") or None
         return cls(
-            data_dir=Path(_lookup(env, "STACK_DIR", ".wavestream/stack")).resolve(),
-            cache_dir=Path(_lookup(env, "CACHE_DIR", str(_default_cache_home()))),
+            data_dir=Path(_lookup(env, "STACK_DIR", ".wavestream/stack")).expanduser().resolve(),
+            cache_dir=Path(_lookup(env, "CACHE_DIR", str(_default_cache_home()))).expanduser(),
             host=_lookup(env, "STACK_HOST", "127.0.0.1"),
             kafka_port=_int(env, "STACK_KAFKA_PORT", 19092, minimum=1),
             controller_port=_int(env, "STACK_CONTROLLER_PORT", 19093, minimum=1),
