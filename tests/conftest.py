@@ -58,14 +58,19 @@ def _native_settings(tmp_root: Path) -> StackSettings:
     )
 
 
-@pytest.fixture(scope="session")
-def stack_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("stack")
-    # The embedded PostgreSQL may run as an unprivileged user when tests run as root.
+def traversable_tmp(tmp_path_factory, name: str) -> Path:
+    """A temp dir the embedded PostgreSQL's service user can reach: when tests run as
+    root, PostgreSQL runs as an unprivileged user, and pytest's temp dirs are 0700."""
+    root = tmp_path_factory.mktemp(name)
     for p in (root, *root.parents):
-        if str(p).startswith("/tmp"):
+        if str(p).startswith("/tmp/"):
             os.chmod(p, os.stat(p).st_mode | 0o711)
     return root
+
+
+@pytest.fixture(scope="session")
+def stack_root(tmp_path_factory) -> Path:
+    return traversable_tmp(tmp_path_factory, "stack")
 
 
 @pytest.fixture(scope="session")

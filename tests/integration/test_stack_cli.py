@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import traversable_tmp
 from wavestream.stack.process import free_port
 
 pytestmark = pytest.mark.integration
@@ -20,8 +21,7 @@ WAVESTREAM = [sys.executable, "-m", "wavestream.cli"]
 
 @pytest.fixture
 def stack_env(tmp_path_factory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("cli-stack")
-    os.chmod(root, 0o755)
+    root = traversable_tmp(tmp_path_factory, "cli-stack")
     env = {k: v for k, v in os.environ.items() if not k.startswith("WAVESTREAM_")}
     env.update(
         WAVESTREAM_STACK_DIR=str(root),
@@ -60,7 +60,7 @@ def test_up_topics_describe_down_twice(stack_env):
 
         created = run(env, "topics", "create")
         assert created.returncode == 0, created.stderr
-        outcomes = dict(line.split() for line in created.stdout.splitlines())
+        outcomes = {name: outcome for outcome, name in (line.split() for line in created.stdout.splitlines())}
         expected = "created" if round_no == 1 else "exists"  # storage survives a restart
         assert outcomes["events"] == expected and outcomes["stage.summarize.retry"] == expected
 
