@@ -310,8 +310,7 @@ def test_every_truncation_and_bit_flip_raises_only_codec_error(codec):
             try:
                 assert isinstance(codec.decode(bytes(mutated)), Decoded)  # a flip may stay valid
             except CodecError as exc:
-                assert exc.reason == "corrupt_body" and exc.__cause__ is not None or exc.reason in (
-                    "corrupt_body",)
+                assert exc.reason == "corrupt_body"  # the header was left intact
 
 
 def test_random_bytes_raise_only_codec_error(codec, schemas):

@@ -1,0 +1,399 @@
+"""The Avro codec of every wavestream topic.
+
+Wire formats (DESIGN.md section 3): Avro single-object encoding by default (``C3 01`` +
+8-byte little-endian CRC-64-AVRO fingerprint of the writer schema's Parsing Canonical
+Form + Avro binary body), readable by any Avro reader holding the ``.avsc`` files; the
+Confluent Schema Registry format (``00`` + 4-byte big-endian schema id + body) when a
+registry is configured.
+
+Decoding accepts both formats whatever is configured, finds the writer schema among the
+current schemas (``schemas/*.avsc``) and every historic version
+(``schemas/history/v*/*.avsc``) or in the registry, and resolves it to the current reader
+schema, so records written by older producers keep decoding. To evolve a schema, copy
+the current files to ``schemas/history/v<N>/`` first, then change the current ones
+BACKWARD compatibly (new fields with defaults).
+
+Python-facing values are plain dicts. ``timestamp-millis`` fields decode to aware UTC
+datetimes and encode from datetimes (naive ones are read as UTC) or int milliseconds.
+An ``InteractionEvent``'s ``payload`` is the dict of the record named by its
+``event_type``; the codec picks the union branch from ``event_type`` because several
+payload records are structurally alike and a guess could pick the wrong one.
+
+Every failure raises :class:`~wavestream.exceptions.CodecError` whose ``reason`` is one
+of: ``truncated``, ``bad_magic``, ``unknown_schema``, ``corrupt_body``,
+``unexpected_type`` (decoding); ``unknown_record``, ``invalid_record`` (encoding);
+``registry_error`` (the registry failed: transient, do not dead-letter on it);
+``unknown_topic``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import fastavro
+from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
+from fastavro.validation import ValidationError, validate
+
+from wavestream import PROJECT_ROOT
+from wavestream.config import KafkaSettings
+from wavestream.exceptions import CodecError, SchemaError
+
+NAMESPACE = "wavestream.v1"
+RECORD_NAMES = ("Posting", "StageCommand", "InteractionCommand", "InteractionEvent")
+DEFAULT_SCHEMA_DIR = PROJECT_ROOT / "schemas"
+CURRENT = "current"
+SINGLE_OBJECT_MAGIC = b"\xc3\x01"
+CONFLUENT_MAGIC = b"\x00"
+TRANSIENT_REASONS = frozenset({"registry_error"})
+
+_SINGLE_OBJECT_HEADER = len(SINGLE_OBJECT_MAGIC) + 8
+_CONFLUENT_HEADER = len(CONFLUENT_MAGIC) + 4
+_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+_NAMED = frozenset({"record", "error", "enum", "fixed"})
+_TOPIC_RECORDS = {
+    "postings": "Posting", "commands": "InteractionCommand", "events": "InteractionEvent"
+}
+
+
+def record_for_topic(topic: str) -> str:
+    """The short record name carried by ``topic`` (``stage.*`` -> ``StageCommand``).
+    Raises CodecError(reason="unknown_topic") for a topic without records (deadletter)."""
+    if topic in _TOPIC_RECORDS:
+        return _TOPIC_RECORDS[topic]
+    if topic.startswith("stage.") and len(topic) > len("stage."):
+        return "StageCommand"
+    raise CodecError(f"topic {topic!r} carries no Avro record", reason="unknown_topic")
+
+
+@dataclass(frozen=True)
+class WriterSchema:
+    """One record schema of one version, standalone (named types defined inline):
+    ``raw`` JSON (what a registry gets), fastavro's ``parsed`` form, and the 8-byte
+    little-endian CRC-64-AVRO ``fingerprint`` of its canonical form."""
+
+    name: str
+    version: str
+    raw: Mapping[str, Any] = field(repr=False)
+    parsed: Any = field(repr=False)
+    fingerprint: bytes
+
+    @property
+    def json(self) -> str:
+        return json.dumps(self.raw, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class SchemaSet:
+    """The current schemas by short name, plus every historic version found on disk."""
+
+    current: Mapping[str, WriterSchema]
+    history: Mapping[str, Mapping[str, WriterSchema]]  # "v1", "v2", ... oldest first
+    by_fingerprint: Mapping[bytes, WriterSchema] = field(repr=False)
+
+
+def load_schemas(schema_dir: Path = DEFAULT_SCHEMA_DIR) -> SchemaSet:
+    """Load ``schema_dir/*.avsc`` and every ``schema_dir/history/v<N>/*.avsc``. A file holds
+    one record named like the file; other files of its directory may use its named types.
+
+    Raises:
+        SchemaError: a file is unreadable or invalid, names a type that no file
+            defines, defines a type twice, or a current record is missing.
+    """
+    current = _load_version(Path(schema_dir), CURRENT)
+    missing = sorted(set(RECORD_NAMES) - set(current))
+    if missing:
+        raise SchemaError(f"{schema_dir}: missing schema files for {', '.join(missing)}")
+    found = [d for d in Path(schema_dir, "history").glob("v*") if d.name[1:].isdigit() and d.is_dir()]
+    history = {d.name: _load_version(d, d.name) for d in sorted(found, key=lambda d: int(d.name[1:]))}
+    by_fingerprint: dict[bytes, WriterSchema] = {}
+    # Newest last, so a record unchanged since an old version reports the newest one.
+    for version in [*history.values(), current]:
+        by_fingerprint.update({s.fingerprint: s for s in version.values()})
+    return SchemaSet(current=current, history=history, by_fingerprint=by_fingerprint)
+
+
+def _load_version(directory: Path, version: str) -> dict[str, WriterSchema]:
+    raws: dict[str, Any] = {}
+    for path in sorted(directory.glob("*.avsc")):
+        try:
+            raws[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SchemaError(f"{path}: cannot read schema: {exc}") from exc
+    definitions: dict[str, dict] = {}
+    try:
+        normalized = {stem: _normalize(raw, None, definitions, stem) for stem, raw in raws.items()}
+    except (TypeError, AttributeError) as exc:  # e.g. a field that is not an object
+        raise SchemaError(f"{directory}: malformed schema: {exc}") from exc
+    result = {}
+    for stem, schema in normalized.items():
+        if not isinstance(schema, dict) or schema.get("type") != "record" or (
+                schema["name"].rpartition(".")[2] != stem):
+            raise SchemaError(f"{directory / stem}.avsc: must hold one record named {stem}")
+        standalone = _inline(schema, definitions, set(), stem)
+        result[stem] = _writer_schema(stem, version, standalone, f"{directory / stem}.avsc")
+    return result
+
+
+def _writer_schema(name: str, version: str, standalone: dict, origin: str) -> WriterSchema:
+    try:
+        parsed = parse_schema(standalone)
+        canonical = to_parsing_canonical_form(parsed)
+    except Exception as exc:  # fastavro raises several types for a bad schema
+        raise SchemaError(f"{origin}: invalid Avro schema: {exc}") from exc
+    digest = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
+    return WriterSchema(name, version, standalone, parsed, digest)
+
+
+def _fullname(name: str, namespace: str | None) -> str:
+    return name if "." in name or not namespace else f"{namespace}.{name}"
+
+
+def _is_named(schema: dict) -> bool:
+    return isinstance(schema["type"], str) and schema["type"] in _NAMED
+
+
+def _map_children(out: dict, fn: Callable[[Any], Any]) -> dict:
+    """Replace each sub-schema of the schema object ``out`` by ``fn(sub-schema)``."""
+    kind = out["type"]
+    if kind in ("record", "error"):
+        out["fields"] = [{**f, "type": fn(f.get("type"))} for f in out.get("fields", [])]
+    elif kind == "array":
+        out["items"] = fn(out.get("items"))
+    elif kind == "map":
+        out["values"] = fn(out.get("values"))
+    elif not isinstance(kind, str) or kind not in _PRIMITIVES | _NAMED:
+        out["type"] = fn(kind)  # {"type": <a name, union or nested schema>}
+    return out
+
+
+def _normalize(schema: Any, namespace: str | None, found: dict[str, dict], origin: str) -> Any:
+    """Copy ``schema`` with full names, collecting named definitions into ``found``.
+    Full names let a definition be inlined into another file without changing meaning."""
+    if isinstance(schema, list):
+        return [_normalize(item, namespace, found, origin) for item in schema]
+    if isinstance(schema, str):
+        return schema if schema in _PRIMITIVES else _fullname(schema, namespace)
+    if not isinstance(schema, dict) or "type" not in schema:
+        raise SchemaError(f"{origin}.avsc: not an Avro schema: {schema!r:.80}")
+    out = dict(schema)
+    if _is_named(out):
+        if not isinstance(out.get("name"), str):
+            raise SchemaError(f"{origin}.avsc: a {out['type']} has no name")
+        full = _fullname(out["name"], out.pop("namespace", namespace))
+        if full in found:
+            raise SchemaError(f"{origin}.avsc: type {full} is defined twice")
+        out["name"] = full
+        found[full] = out  # _map_children fills its fields in place
+        namespace = full.rpartition(".")[0] or None
+    return _map_children(out, lambda sub: _normalize(sub, namespace, found, origin))
+
+
+def _inline(schema: Any, definitions: Mapping[str, dict], defined: set[str], origin: str) -> Any:
+    """Make a normalized schema standalone: the first use of a named type defines it,
+    as Avro's own parsers print it, so other implementations get the same fingerprint."""
+    if isinstance(schema, list):
+        return [_inline(item, definitions, defined, origin) for item in schema]
+    if isinstance(schema, str):
+        if schema in _PRIMITIVES or schema in defined:
+            return schema
+        if schema not in definitions:
+            raise SchemaError(f"{origin}.avsc: unknown type {schema}")
+        return _inline(definitions[schema], definitions, defined, origin)
+    out = dict(schema)
+    if _is_named(out):
+        if out["name"] in defined:
+            return out["name"]
+        defined.add(out["name"])
+    return _map_children(out, lambda sub: _inline(sub, definitions, defined, origin))
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A record in the current schema's shape; ``schema_version`` is the writer's:
+    ``current``, ``v1``, ... or ``registry:<id>`` for a registry schema matching no file."""
+
+    name: str
+    value: dict[str, Any]
+    schema_version: str
+
+
+class AvroCodec:
+    """Encode and decode wavestream records (see the module docstring).
+
+    ``registry`` is a ``confluent_kafka.schema_registry.SchemaRegistryClient`` or any
+    object with ``register_schema(subject, Schema) -> int`` and
+    ``get_schema(schema_id) -> Schema``; without one, encoding uses single-object
+    encoding. Safe to share between threads.
+    """
+
+    def __init__(self, schemas: SchemaSet | None = None, registry: Any = None) -> None:
+        self.schemas = schemas if schemas is not None else load_schemas()
+        self.registry = registry
+        self._ids: dict[str, int] = {}  # subject -> schema id, registered by us
+        self._by_id: dict[int, WriterSchema] = {}
+
+    @classmethod
+    def from_settings(cls, settings: KafkaSettings, schemas: SchemaSet | None = None) -> "AvroCodec":
+        """A codec using the registry at ``settings.schema_registry_url`` if set.
+        Raises SchemaError if the schema files are invalid."""
+        registry = None
+        if settings.schema_registry_url:
+            # Imported here: the registry client pulls optional dependencies.
+            from confluent_kafka.schema_registry import SchemaRegistryClient
+
+            registry = SchemaRegistryClient({"url": settings.schema_registry_url})
+        return cls(schemas, registry)
+
+    def encode(self, record_name: str, value: Mapping[str, Any], *, topic: str | None = None) -> bytes:
+        """Encode ``value`` as the current ``record_name`` schema.
+
+        With a registry, the schema is registered under subject ``<topic>-value`` (or the
+        record's full name when ``topic`` is None) and the Confluent format is written.
+
+        Raises:
+            CodecError: ``unknown_record`` (no such record), ``invalid_record`` (the value
+                does not match the schema, e.g. a missing or extra field, a wrong
+                type, an event_type without a payload branch), ``registry_error``.
+        """
+        schema = self._current(record_name)
+        header = (self._registry_header(schema, topic) if self.registry is not None
+                  else SINGLE_OBJECT_MAGIC + schema.fingerprint)
+        buf = BytesIO()
+        buf.write(header)
+        try:
+            datum = _to_avro(record_name, value)
+            # validate checks int ranges; strict_allow_default rejects extra keys (typos).
+            validate(datum, schema.parsed, raise_errors=True)
+            fastavro.schemaless_writer(buf, schema.parsed, datum, strict_allow_default=True)
+        except (ValidationError, ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            raise CodecError(f"invalid {record_name}: {exc}", reason="invalid_record") from exc
+        return buf.getvalue()
+
+    def decode(self, data: bytes, expected: str | None = None) -> Decoded:
+        """Decode a record in either wire format into the current schema's shape.
+
+        Raises:
+            CodecError: ``truncated``, ``bad_magic``, ``unknown_schema`` (fingerprint or
+                registry id unknown), ``corrupt_body`` (the body does not decode, has
+                trailing bytes, or an event's payload contradicts its event_type),
+                ``unexpected_type`` (not the ``expected`` record), ``registry_error``.
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise CodecError(f"expected bytes, got {type(data).__name__}", reason="truncated")
+        data = bytes(data)
+        writer, body = self._writer_for(data)
+        if expected is not None and writer.name != expected:
+            raise CodecError(f"expected {expected}, got {writer.name}", reason="unexpected_type")
+        reader = self.schemas.current.get(writer.name)
+        if reader is None:
+            raise CodecError(f"{writer.name} has no current schema", reason="unknown_schema")
+        value = _from_avro(writer.name, _read_body(body, writer, reader))
+        return Decoded(writer.name, value, writer.version)
+
+    def _current(self, record_name: str) -> WriterSchema:
+        if record_name not in self.schemas.current:
+            raise CodecError(f"no schema named {record_name!r}", reason="unknown_record")
+        return self.schemas.current[record_name]
+
+    def _writer_for(self, data: bytes) -> tuple[WriterSchema, bytes]:
+        if SINGLE_OBJECT_MAGIC.startswith(data):  # b"" or b"\xc3"
+            raise CodecError("record shorter than any header", reason="truncated")
+        if data[:2] == SINGLE_OBJECT_MAGIC:
+            if len(data) < _SINGLE_OBJECT_HEADER:
+                raise CodecError("single-object header is truncated", reason="truncated")
+            digest = data[2:_SINGLE_OBJECT_HEADER]
+            writer = self.schemas.by_fingerprint.get(digest)
+            if writer is None:
+                raise CodecError(f"unknown schema fingerprint {digest.hex()}", reason="unknown_schema")
+            return writer, data[_SINGLE_OBJECT_HEADER:]
+        if data[:1] == CONFLUENT_MAGIC:
+            if len(data) < _CONFLUENT_HEADER:
+                raise CodecError("registry header is truncated", reason="truncated")
+            schema_id = int.from_bytes(data[1:_CONFLUENT_HEADER], "big")
+            return self._registry_writer(schema_id), data[_CONFLUENT_HEADER:]
+        raise CodecError(f"unknown magic bytes {data[:2].hex()}", reason="bad_magic")
+
+    def _registry_header(self, schema: WriterSchema, topic: str | None) -> bytes:
+        subject = f"{topic}-value" if topic else f"{NAMESPACE}.{schema.name}"
+        schema_id = self._ids.get(subject)
+        if schema_id is None:
+            from confluent_kafka.schema_registry import Schema
+
+            try:
+                schema_id = int(self.registry.register_schema(subject, Schema(schema.json, "AVRO")))
+            except Exception as exc:  # the client raises many types (HTTP, JSON, network)
+                raise CodecError(f"cannot register {subject}: {exc}", reason="registry_error") from exc
+            self._ids[subject] = schema_id
+            self._by_id[schema_id] = schema
+        return CONFLUENT_MAGIC + schema_id.to_bytes(4, "big")
+
+    def _registry_writer(self, schema_id: int) -> WriterSchema:
+        cached = self._by_id.get(schema_id)
+        if cached is not None:
+            return cached
+        if self.registry is None:
+            raise CodecError(f"registry schema id {schema_id} but no registry", reason="unknown_schema")
+        try:
+            registered = self.registry.get_schema(schema_id)
+        except Exception as exc:  # the client raises many types (HTTP, JSON, network)
+            not_found = getattr(exc, "http_status_code", None) == 404
+            reason = "unknown_schema" if not_found else "registry_error"
+            raise CodecError(f"registry schema id {schema_id}: {exc}", reason=reason) from exc
+        self._by_id[schema_id] = self._adopt(schema_id, getattr(registered, "schema_str", None))
+        return self._by_id[schema_id]
+
+    def _adopt(self, schema_id: int, schema_str: Any) -> WriterSchema:
+        """A registry schema as a WriterSchema, if it is one of our records."""
+        try:
+            raw = json.loads(schema_str)
+            name = _fullname(raw["name"], raw.get("namespace"))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise CodecError(f"registry schema id {schema_id} is unreadable", reason="unknown_schema") from exc
+        namespace, _, short = name.rpartition(".")
+        if namespace != NAMESPACE or short not in self.schemas.current:
+            raise CodecError(f"registry schema id {schema_id} is {name}", reason="unknown_schema")
+        try:
+            writer = _writer_schema(short, f"registry:{schema_id}", raw, f"registry id {schema_id}")
+        except SchemaError as exc:
+            raise CodecError(str(exc), reason="unknown_schema") from exc
+        known = self.schemas.by_fingerprint.get(writer.fingerprint)
+        return known if known is not None else writer
+
+
+def _read_body(body: bytes, writer: WriterSchema, reader: WriterSchema) -> dict[str, Any]:
+    buf = BytesIO(body)
+    resolve = None if writer is reader else reader.parsed
+    try:
+        value = fastavro.schemaless_reader(buf, writer.parsed, resolve, return_record_name=True)
+    except Exception as exc:  # corrupt bytes raise anything from EOFError to OverflowError
+        raise CodecError(f"corrupt {writer.name} body: {exc!r}", reason="corrupt_body") from exc
+    if buf.tell() != len(body):
+        raise CodecError(f"trailing bytes after {writer.name}", reason="corrupt_body")
+    return value
+
+
+def _to_avro(record_name: str, value: Mapping[str, Any]) -> Any:
+    """The fastavro datum: an event's payload becomes (branch full name, record)."""
+    if record_name != "InteractionEvent" or not isinstance(value, Mapping):
+        return value
+    payload = value.get("payload")
+    if isinstance(payload, tuple):
+        return value
+    event_type = value.get("event_type")
+    if not isinstance(event_type, str):
+        raise ValueError(f"event_type must be a string, got {event_type!r}")
+    return {**value, "payload": (f"{NAMESPACE}.{event_type}", payload)}
+
+
+def _from_avro(record_name: str, value: dict[str, Any]) -> dict[str, Any]:
+    if record_name != "InteractionEvent":
+        return value
+    branch, payload = value["payload"] if isinstance(value["payload"], tuple) else ("", None)
+    if branch.rpartition(".")[2] != value["event_type"]:
+        raise CodecError(f"{value['event_type']} with a {branch} payload", reason="corrupt_body")
+    value["payload"] = payload
+    return value
