@@ -148,5 +148,10 @@ def topics_describe(workflow: Path, as_json: bool) -> None:
         )
 
 
+# --- commands of the pipeline packages -------------------------------------------------
+# Each package defines its click commands in its own cli module (heavy imports such as
+# llama_cpp stay inside the command functions); they are registered here, one line each.
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
