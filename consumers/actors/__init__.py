@@ -1,0 +1,1 @@
+"""Actors run one stage's work for one command: ``llm``, ``script`` and ``human``."""
