@@ -20,10 +20,9 @@ An ``InteractionEvent``'s ``payload`` is the dict of the record named by its
 payload records are structurally alike and a guess could pick the wrong one.
 
 Every failure raises :class:`~wavestream.exceptions.CodecError` whose ``reason`` is one
-of: ``truncated``, ``bad_magic``, ``unknown_schema``, ``corrupt_body``,
-``unexpected_type`` (decoding); ``unknown_record``, ``invalid_record`` (encoding);
-``registry_error`` (the registry failed: transient, do not dead-letter on it);
-``unknown_topic``.
+of: ``truncated``, ``bad_magic``, ``unknown_schema``, ``incompatible_schema``,
+``corrupt_body``, ``unexpected_type`` (decoding); ``unknown_record``, ``invalid_record``
+(encoding); ``registry_error`` (transient: do not dead-letter on it); ``unknown_topic``.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from typing import Any, Callable, Mapping
 
 import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
+from fastavro.read import SchemaResolutionError
 from fastavro.validation import ValidationError, validate
 
 from wavestream import PROJECT_ROOT
@@ -280,7 +280,8 @@ class AvroCodec:
             CodecError: ``truncated``, ``bad_magic``, ``unknown_schema`` (fingerprint or
                 registry id unknown), ``corrupt_body`` (the body does not decode, has
                 trailing bytes, or an event's payload contradicts its event_type),
-                ``unexpected_type`` (not the ``expected`` record), ``registry_error``.
+                ``unexpected_type`` (not the ``expected`` record), ``incompatible_schema``
+                (the writer schema does not resolve to the current one), ``registry_error``.
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise CodecError(f"expected bytes, got {type(data).__name__}", reason="truncated")
@@ -332,9 +333,8 @@ class AvroCodec:
         return CONFLUENT_MAGIC + schema_id.to_bytes(4, "big")
 
     def _registry_writer(self, schema_id: int) -> WriterSchema:
-        cached = self._by_id.get(schema_id)
-        if cached is not None:
-            return cached
+        if schema_id in self._by_id:
+            return self._by_id[schema_id]
         if self.registry is None:
             raise CodecError(f"registry schema id {schema_id} but no registry", reason="unknown_schema")
         try:
@@ -360,8 +360,7 @@ class AvroCodec:
             writer = _writer_schema(short, f"registry:{schema_id}", raw, f"registry id {schema_id}")
         except SchemaError as exc:
             raise CodecError(str(exc), reason="unknown_schema") from exc
-        known = self.schemas.by_fingerprint.get(writer.fingerprint)
-        return known if known is not None else writer
+        return self.schemas.by_fingerprint.get(writer.fingerprint, writer)
 
 
 def _read_body(body: bytes, writer: WriterSchema, reader: WriterSchema) -> dict[str, Any]:
@@ -369,6 +368,9 @@ def _read_body(body: bytes, writer: WriterSchema, reader: WriterSchema) -> dict[
     resolve = None if writer is reader else reader.parsed
     try:
         value = fastavro.schemaless_reader(buf, writer.parsed, resolve, return_record_name=True)
+    except SchemaResolutionError as exc:  # e.g. an enum symbol the reader lacks, no default
+        msg = f"{writer.name} {writer.version} does not resolve to current: {exc}"
+        raise CodecError(msg, reason="incompatible_schema") from exc
     except Exception as exc:  # corrupt bytes raise anything from EOFError to OverflowError
         raise CodecError(f"corrupt {writer.name} body: {exc!r}", reason="corrupt_body") from exc
     if buf.tell() != len(body):
@@ -378,15 +380,13 @@ def _read_body(body: bytes, writer: WriterSchema, reader: WriterSchema) -> dict[
 
 def _to_avro(record_name: str, value: Mapping[str, Any]) -> Any:
     """The fastavro datum: an event's payload becomes (branch full name, record)."""
-    if record_name != "InteractionEvent" or not isinstance(value, Mapping):
-        return value
-    payload = value.get("payload")
-    if isinstance(payload, tuple):
+    if record_name != "InteractionEvent" or not isinstance(value, Mapping) or isinstance(
+            value.get("payload"), tuple):
         return value
     event_type = value.get("event_type")
     if not isinstance(event_type, str):
         raise ValueError(f"event_type must be a string, got {event_type!r}")
-    return {**value, "payload": (f"{NAMESPACE}.{event_type}", payload)}
+    return {**value, "payload": (f"{NAMESPACE}.{event_type}", value.get("payload"))}
 
 
 def _from_avro(record_name: str, value: dict[str, Any]) -> dict[str, Any]:
