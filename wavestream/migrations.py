@@ -158,7 +158,7 @@ def _apply_one(conn: Connection, migration: Migration) -> bool:
         _lock(conn)
         rows = {row.version: row for row in _read_applied(conn)}
         if migration.version in rows:
-            _verify([migration], rows)
+            _verify([migration], {migration.version: rows[migration.version]})
             return False
         newer = [v for v in rows if v > migration.version]
         if newer:

