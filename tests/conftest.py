@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import replace
@@ -58,19 +60,23 @@ def _native_settings(tmp_root: Path) -> StackSettings:
     )
 
 
-def traversable_tmp(tmp_path_factory, name: str) -> Path:
-    """A temp dir the embedded PostgreSQL's service user can reach: when tests run as
-    root, PostgreSQL runs as an unprivileged user, and pytest's temp dirs are 0700."""
-    root = tmp_path_factory.mktemp(name)
-    for p in (root, *root.parents):
-        if str(p).startswith("/tmp/"):
-            os.chmod(p, os.stat(p).st_mode | 0o711)
+def traversable_tmp(name: str) -> Path:
+    """A new temp dir the embedded PostgreSQL's service user can reach. When tests run
+    as root, PostgreSQL runs as an unprivileged user; pytest's own temp root is 0700 and
+    is reset by every pytest session that starts, so it cannot be used. The caller
+    removes the dir (``shutil.rmtree``)."""
+    root = Path(tempfile.mkdtemp(prefix=f"wavestream-{name}-"))
+    os.chmod(root, 0o711)
     return root
 
 
 @pytest.fixture(scope="session")
-def stack_root(tmp_path_factory) -> Path:
-    return traversable_tmp(tmp_path_factory, "stack")
+def stack_root() -> Iterator[Path]:
+    root = traversable_tmp("stack")
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

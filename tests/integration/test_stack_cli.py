@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,8 +21,8 @@ WAVESTREAM = [sys.executable, "-m", "wavestream.cli"]
 
 
 @pytest.fixture
-def stack_env(tmp_path_factory) -> dict[str, str]:
-    root = traversable_tmp(tmp_path_factory, "cli-stack")
+def stack_env() -> dict[str, str]:
+    root = traversable_tmp("cli-stack")
     env = {k: v for k, v in os.environ.items() if not k.startswith("WAVESTREAM_")}
     env.update(
         WAVESTREAM_STACK_DIR=str(root),
@@ -31,8 +32,11 @@ def stack_env(tmp_path_factory) -> dict[str, str]:
         WAVESTREAM_TOPIC_PARTITIONS="3",
         WAVESTREAM_LOG_FORMAT="text",
     )
-    yield env
-    subprocess.run([*WAVESTREAM, "stack", "down"], env=env, capture_output=True, timeout=120)
+    try:
+        yield env
+    finally:
+        subprocess.run([*WAVESTREAM, "stack", "down"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def run(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -18,14 +18,12 @@ able to traverse every directory above the stack directory.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import pwd
 import secrets
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 from importlib.util import find_spec
@@ -38,7 +36,7 @@ from psycopg2 import sql
 
 from wavestream.config import StackSettings, redact_dsn
 from wavestream.stack.exceptions import MissingTool, PortInUse, StackError
-from wavestream.stack.process import pid_alive, read_pid, stop_pid, tail, wait_until, write_pid
+from wavestream.stack.process import ensure_port_free, pid_alive, read_pid, stop_pid, tail, wait_until, write_pid
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +100,7 @@ class EmbeddedPostgres:
         if self.is_running():
             return self.dsn()
         bin_dir = self.bin_dir
-        _ensure_port_free(self.settings.host, self.settings.pg_port)
+        ensure_port_free(self.settings.host, self.settings.pg_port, "PostgreSQL")
         account = _service_account() if os.geteuid() == 0 else None
         self._prepare_dirs(account)
         if not (self.pgdata / "PG_VERSION").exists():
@@ -361,27 +359,6 @@ def _chown_tree(top: Path, account: pwd.struct_passwd) -> None:
     for dirpath, dirnames, filenames in os.walk(top):
         for name in dirnames + filenames:
             os.chown(os.path.join(dirpath, name), account.pw_uid, account.pw_gid, follow_symlinks=False)
-
-
-def _ensure_port_free(host: str, port: int) -> None:
-    """Raises:
-    PortInUse: something accepts on ``host:port`` or holds it bound.
-    """
-    # Other bind errors (unknown host, address not local) are left to postgres,
-    # whose log then says what is wrong.
-    with socket.socket() as accept_probe, socket.socket() as bind_probe:
-        accept_probe.settimeout(0.5)
-        # Like postgres itself, bind with SO_REUSEADDR: a plain bind also fails on the
-        # TIME_WAIT leftovers of our own previous server, right after stop().
-        bind_probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            taken = accept_probe.connect_ex((host, port)) == 0
-            if not taken:
-                bind_probe.bind((host, port))
-        except OSError as exc:
-            taken = exc.errno == errno.EADDRINUSE
-    if taken:
-        raise PortInUse(f"PostgreSQL port {host}:{port} is already in use by another process")
 
 
 def _write_secret(path: Path, secret: str) -> None:

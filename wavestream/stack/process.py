@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -14,16 +15,22 @@ from wavestream.stack.exceptions import MissingTool, PortInUse, StackError
 
 
 def port_in_use(host: str, port: int) -> bool:
-    """True when something accepts connections on ``host:port`` or the port cannot be bound."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        if sock.connect_ex((host, port)) == 0:
-            return True
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """True when something accepts connections on ``host:port`` or holds it bound.
+
+    Other bind errors (unknown host, address not local) count as free: the service's
+    own start then fails and its log says what is wrong.
+    """
+    with socket.socket() as accept_probe, socket.socket() as bind_probe:
+        accept_probe.settimeout(0.5)
+        # Bind with SO_REUSEADDR as Kafka and PostgreSQL do: a plain bind also fails on
+        # the TIME_WAIT leftovers of our own previous server right after it stopped.
+        bind_probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, port))
-        except OSError:
-            return True
+            if accept_probe.connect_ex((host, port)) == 0:
+                return True
+            bind_probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
     return False
 
 
