@@ -151,6 +151,9 @@ def topics_describe(workflow: Path, as_json: bool) -> None:
 # --- commands of the pipeline packages -------------------------------------------------
 # Each package defines its click commands in its own cli module (heavy imports such as
 # llama_cpp stay inside the command functions); they are registered here, one line each.
+from consumers.cli import COMMANDS as _CONSUMER_COMMANDS  # noqa: E402 - validate, worker, router, command-processor
+for _command in _CONSUMER_COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover
