@@ -1,0 +1,113 @@
+"""The read-model schema: connections bound to it, migrations into it, checksums.
+
+The read models live in one PostgreSQL schema (default ``wavestream``) chosen through
+``search_path``, so the same migrations build the live schema and every replay
+schema, and a replay can swap schemas by renaming them. A login whose name is the
+schema's finds it without any setting (``"$user"`` comes first in the default
+search_path); other logins set it: ``ALTER ROLE alice SET search_path = wavestream``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from psycopg2 import sql
+
+from wavestream.config import PostgresSettings
+from wavestream.db import Connection, connect, transaction
+from wavestream.exceptions import DatabaseError
+from wavestream.migrations import migrate
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SCHEMA = "wavestream"
+
+#: The read-model tables, with the columns a checksum leaves out (wall-clock times)
+#: and the ordering key of their rows.
+TABLES: dict[str, tuple[tuple[str, ...], str]] = {
+    "execution_events": (("projected_at",), "event_id"),
+    "postings": ((), "posting_id"),
+    "posting_state_checkpoints": ((), "posting_id, stage"),
+    "actor_performance": ((), "actor_name, actor_kind"),
+    "actors": ((), "actor_name, actor_kind, model_file, model_sha256"),
+    "projector_errors": (("at",), "projection, topic, partition, \"offset\""),
+    "projector_offsets": (("updated_at",), "projection, topic, partition"),
+}
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def check_schema_name(name: str) -> str:
+    """``name`` if it is a plain lower-case identifier (what replay can derive names from).
+
+    Raises:
+        DatabaseError: it is not.
+    """
+    if not _NAME.match(name):
+        raise DatabaseError(f"schema name {name!r} must match {_NAME.pattern}")
+    return name
+
+
+def use_schema(conn: Connection, schema: str, *, create: bool = False) -> None:
+    """Point ``conn``'s search_path at ``schema`` (for the session), creating it if asked."""
+    with transaction(conn), conn.cursor() as cur:
+        if create:
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+
+
+def connect_schema(settings: PostgresSettings, schema: str, *, application_name: str = "wavestream-projector",
+                   create: bool = False) -> Connection:
+    """A connection whose search_path is ``schema``.
+
+    Raises:
+        DatabaseUnavailable: PostgreSQL cannot be reached.
+        DatabaseError: the schema cannot be selected or created.
+    """
+    conn = connect(settings, application_name=application_name)
+    try:
+        use_schema(conn, check_schema_name(schema), create=create)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def migrate_schema(conn: Connection, schema: str) -> list[str]:
+    """Create ``schema`` if needed and apply the pending migrations into it."""
+    use_schema(conn, check_schema_name(schema), create=True)
+    applied = migrate(conn)
+    if applied:
+        log.info("read-model migrations applied", extra={"schema": schema, "migrations": applied})
+    return applied
+
+
+def schema_exists(conn: Connection, schema: str) -> bool:
+    with transaction(conn), conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
+        return cur.fetchone() is not None
+
+
+def table_checksums(conn: Connection, schema: str) -> dict[str, tuple[int, str]]:
+    """table -> (row count, md5 over the md5 of every row in key order) for the
+    read-model tables of ``schema``; wall-clock columns are left out, so a replay's
+    tables compare equal to the live ones they mirror."""
+    result: dict[str, tuple[int, str]] = {}
+    with transaction(conn), conn.cursor() as cur:
+        for table, (excluded, order) in TABLES.items():
+            cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s"
+                        " AND table_name = %s AND is_generated = 'NEVER' ORDER BY ordinal_position",
+                        (schema, table))
+            columns = [r[0] for r in cur.fetchall() if r[0] not in excluded]
+            if not columns:
+                raise DatabaseError(f"{schema}.{table} does not exist")
+            query = sql.SQL(
+                "SELECT count(*), coalesce(md5(string_agg(md5(row({cols})::text), '' ORDER BY {order})), '')"
+                " FROM {table}").format(
+                cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+                order=sql.SQL(order), table=sql.Identifier(schema, table))
+            cur.execute(query)
+            count, digest = cur.fetchone()
+            result[table] = (int(count), digest)
+    return result

@@ -1,0 +1,123 @@
+"""The postings state machine and the per-actor totals (pure logic, no services)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from projector.fold import ActorTotals, fold_event, parse_score, parse_skills, posting_values
+from tests.unit.test_codec import PAYLOADS
+from wavestream.events import make_event
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def ev(kind: str, stage: str | None = None, payload: dict | None = None, *, n: int = 0, attempt: int = 1,
+       posting_id: str = "p-1") -> dict:
+    return make_event(kind, PAYLOADS[kind] if payload is None else payload, posting_id=posting_id, stage=stage,
+                      attempt=attempt, correlation_id="corr-1", causation_id=f"c-{n}", worker_id="w",
+                      occurred_at=T0 + timedelta(seconds=n))
+
+
+def completed(stage: str, output: str, n: int, **extra) -> dict:
+    return ev("InteractionCompleted", stage, {**PAYLOADS["InteractionCompleted"], "output": output, **extra}, n=n)
+
+
+def run(events: list[dict], state: dict | None = None) -> tuple[dict | None, list[dict]]:
+    checkpoints = []
+    for offset, event in enumerate(events):
+        state, checkpoint = fold_event(state, event, offset)
+        if checkpoint is not None:
+            checkpoints.append(checkpoint)
+    return state, checkpoints
+
+
+def test_a_full_journey_fills_every_column():
+    state, checkpoints = run([
+        ev("PostingReceived", n=0),
+        ev("PostingRouted", "summarize", {"from_stage": None, "to_stage": "summarize", "condition": "*"}, n=1),
+        completed("summarize", "A data job.", 2),
+        completed("extract_skills", '["kafka", "sql"]', 3),
+        completed("score", '{"score": 8, "rationale": "clear"}', 4),
+        ev("PostingCompleted", "score", {"final_stage": "score", "status": "done"}, n=5),
+    ])
+    assert state["title"] == "Data Engineer" and state["attributes"] == {"salary": "100k", "remote": "yes"}
+    assert state["summary"] == "A data job." and state["skills"] == ["kafka", "sql"]
+    assert (state["score"], state["score_rationale"]) == (8, "clear")
+    assert state["status"] == "completed" and state["current_stage"] == "score"
+    assert state["execution_seq"] == 3 and state["event_count"] == 6 and state["last_offset"] == 5
+    assert state["completed_at"] == T0 + timedelta(seconds=5) and state["received_at"] == T0
+    assert [c["stage"] for c in checkpoints] == ["summarize", "extract_skills", "score", "score"]
+    assert checkpoints[1]["outputs"] == {"summarize": "A data job.", "extract_skills": '["kafka", "sql"]'}
+    assert checkpoints[-1]["terminal"] and not checkpoints[0]["terminal"]
+    assert [c["execution_seq"] for c in checkpoints[:3]] == [1, 2, 3]
+    assert len(posting_values(state)) == 30
+
+
+def test_failures_count_and_the_error_path_ends_failed():
+    failed = {**PAYLOADS["InteractionFailed"], "will_retry": False, "error_type": "ContractError",
+              "message": "not JSON"}
+    state, checkpoints = run([
+        ev("PostingReceived", n=0),
+        ev("InteractionFailed", "summarize", n=1),
+        ev("InteractionFailed", "summarize", failed, n=2, attempt=2),
+        ev("PostingCompleted", "error_handler", {"final_stage": "error_handler", "status": "failed"}, n=3),
+    ])
+    assert state["error_count"] == 2 and state["last_error"] == "ContractError: not JSON"
+    assert state["status"] == "failed" and state["final_status"] == "failed"
+    assert [c["status"] for c in checkpoints] == ["retrying", "failed", "failed"]
+
+
+def test_cancelled_is_sticky_and_decisions_are_recorded():
+    state, _ = run([
+        ev("PostingReceived", n=0),
+        ev("AwaitingDecision", "review", n=1),
+    ])
+    assert state["status"] == "awaiting_decision" and state["current_stage"] == "review"
+    state, _ = run([ev("DecisionRecorded", "review", n=2), ev("PostingCancelled", "review", n=3),
+                    ev("PostingRouted", "score", {"from_stage": "review", "to_stage": "score", "condition": "*"}, n=4)],
+                   state)
+    assert state["decision"] == "approve" and state["status"] == "cancelled"
+
+
+def test_a_rejection_without_a_posting_creates_a_rejected_row():
+    state, checkpoints = run([ev("PostingRejected", None, n=0, attempt=0)])
+    assert state["status"] == "rejected" and state["last_error"] == "no title" and state["title"] is None
+    assert checkpoints[0]["terminal"] and checkpoints[0]["stage"] == "-"
+
+
+def test_circuit_events_leave_postings_alone():
+    assert fold_event(None, ev("CircuitOpened", posting_id=""), 0) == (None, None)
+
+
+def test_nul_characters_are_cleaned():
+    state, _ = run([completed("summarize", "bad\x00byte", 0)])
+    assert state["summary"] == "bad\ufffdbyte" and "\x00" not in str(posting_values(state))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("7", (7, None)), ("7 - clear role", (7, "clear role")), ('{"score": 9, "rationale": "ok"}', (9, "ok")),
+    ('{"value": 3}', (3, None)), ("no number", (None, None)), ("99999999999", (None, None)), ("8.0", (8, None)),
+])
+def test_parse_score(text, expected):
+    assert parse_score(text) == expected
+
+
+def test_parse_skills_keeps_invalid_json_as_text():
+    assert parse_skills('["a"]') == ["a"] and parse_skills("a, b") == "a, b"
+
+
+def test_actor_totals_are_additive():
+    totals = ActorTotals()
+    totals.add(completed("summarize", "x", 0, duration_ms=1000, completion_tokens=10, prompt_tokens=5))
+    totals.add(completed("summarize", "y", 1, duration_ms=3000, completion_tokens=30, prompt_tokens=5,
+                         model_sha256="ee" * 32))
+    totals.add(ev("InteractionFailed", "summarize", n=2))
+    row = totals.performance[("smollm2", "llm")]
+    assert (row["calls"], row["successes"], row["failures"]) == (3, 2, 1)
+    assert (row["duration_ms_min"], row["duration_ms_max"], row["completed_duration_ms"]) == (1000, 30000, 4000)
+    assert row["completion_tokens"] == 40 and row["first_call_at"] == T0
+    assert sorted(k[3] for k in totals.versions) == ["cd" * 32, "ee" * 32]  # drift: two versions
