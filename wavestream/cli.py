@@ -154,6 +154,9 @@ def topics_describe(workflow: Path, as_json: bool) -> None:
 from consumers.cli import COMMANDS as _CONSUMER_COMMANDS  # noqa: E402 - validate, worker, router, command-processor
 for _command in _CONSUMER_COMMANDS:
     main.add_command(_command)
+from projector.cli import COMMANDS as _PROJECTOR_COMMANDS  # noqa: E402 - projector, replay, status
+for _command in _PROJECTOR_COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

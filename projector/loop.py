@@ -1,0 +1,311 @@
+"""The projector's consumer loop: ``events`` -> PostgreSQL read models, exactly once.
+
+- ``read_committed`` consumer, ``enable.auto.commit=false``, cooperative-sticky
+  assignment, optional static membership (``group.instance.id``) so a restarted
+  instance gets its partitions back without waiting for a session timeout.
+- On assignment it seeks to the offsets stored in PostgreSQL, never to Kafka's
+  committed offsets. Offsets are committed to Kafka too, asynchronously and after the
+  database commit, only so that lag tooling sees the group's progress.
+- Per batch ONE transaction (:class:`projector.repository.Repository`) applies the
+  events and advances the stored offsets; undecodable or unknown records become
+  ``projector_errors`` rows in that same transaction.
+- PostgreSQL outage: partitions are paused, the connection is re-established with
+  capped exponential backoff, then every assigned partition is re-seeked to its
+  stored offset (the in-flight batch is dropped and read again): nothing lost, nothing
+  applied twice.
+- :meth:`Projector.request_stop` (SIGTERM/SIGINT via :meth:`install_signal_handlers`)
+  lets the current batch finish, then the consumer leaves the group and the loop
+  returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
+
+from projector.exceptions import OffsetConflict
+from projector.pgschema import DEFAULT_SCHEMA, connect_schema
+from projector.records import PROJECTION, decode_messages
+from projector.repository import BEGINNING, BULK_THRESHOLD, ApplyResult, Repository
+from wavestream.clients import build_admin, build_consumer
+from wavestream.codec import AvroCodec
+from wavestream.config import KafkaSettings, PostgresSettings
+from wavestream.db import Connection
+from wavestream.exceptions import DatabaseUnavailable
+from wavestream.topics import EVENTS, require_topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProjectorOptions:
+    schema: str = DEFAULT_SCHEMA
+    group_id: str = "wavestream-projector"
+    topic: str = EVENTS
+    instance_id: str | None = None
+    batch_size: int = 500
+    batch_timeout_s: float = 1.0
+    bulk_threshold: int = BULK_THRESHOLD
+    backoff_initial_s: float = 0.2
+    backoff_max_s: float = 10.0
+    #: Stop once every partition is applied up to its high-water mark at start.
+    until_caught_up: bool = False
+    progress_every_s: float = 10.0
+
+
+@dataclass
+class ProjectorStats:
+    batches: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    skipped: int = 0
+    reseeks: int = 0
+    outages: int = 0
+    positions: dict[int, int] = field(default_factory=dict)
+
+
+class Projector:
+    """One projector instance. :meth:`run` blocks until :meth:`request_stop` (or, with
+    ``until_caught_up``, until the topic is applied up to its start-time end)."""
+
+    def __init__(self, kafka: KafkaSettings, postgres: PostgresSettings,
+                 options: ProjectorOptions | None = None, codec: AvroCodec | None = None) -> None:
+        self.kafka = kafka
+        self.postgres = postgres
+        self.options = options or ProjectorOptions()
+        self.codec = codec or AvroCodec.from_settings(kafka)
+        self.stats = ProjectorStats()
+        self._stop = threading.Event()
+        self._conn: Connection | None = None
+        self._repo: Repository | None = None
+        self._consumer: Any = None
+        #: partition -> the stored offset we believe in (None: no row yet).
+        self._expected: dict[int, int | None] = {}
+        self._targets: dict[int, int] | None = None
+        self._eof: dict[int, int] = {}
+
+    # ------------------------------------------------------------------ control
+
+    def request_stop(self, *_: Any) -> None:
+        """Finish the current batch, then leave the group and return from :meth:`run`."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT request a clean stop (call from the main thread)."""
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> ProjectorStats:
+        """Raises: TopicError when the topic is missing; KafkaClientError on a bad config."""
+        opts = self.options
+        require_topics(build_admin(self.kafka), [opts.topic])
+        overrides: dict[str, Any] = {"partition.assignment.strategy": "cooperative-sticky",
+                                     "enable.partition.eof": opts.until_caught_up}
+        if opts.instance_id:
+            overrides["group.instance.id"] = opts.instance_id
+        consumer = self._consumer = build_consumer(self.kafka, opts.group_id, **overrides)
+        log.info("projector starting", extra={"group": opts.group_id, "topic": opts.topic,
+                                              "schema": opts.schema, "instance": opts.instance_id})
+        try:
+            if opts.until_caught_up:
+                self._targets = self._high_watermarks(consumer)
+            consumer.subscribe([opts.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
+                               on_lost=self._on_revoke)
+            last_report = time.monotonic()
+            while not self._stop.is_set():
+                messages = consumer.consume(num_messages=opts.batch_size, timeout=opts.batch_timeout_s)
+                self._handle(messages)
+                if self._targets is not None and self._caught_up():
+                    log.info("caught up with the start-time end of the topic", extra={"targets": self._targets})
+                    break
+                if time.monotonic() - last_report >= opts.progress_every_s:
+                    last_report = time.monotonic()
+                    self._report()
+        finally:
+            try:
+                consumer.close()  # leaves the group: its partitions move at once
+            except (KafkaException, RuntimeError) as exc:
+                log.warning("consumer close failed", extra={"error": str(exc)})
+            self._close_db()
+            self._report()
+        return self.stats
+
+    def _handle(self, messages: list[Any]) -> None:
+        eofs = {}
+        for msg in messages:
+            err = msg.error()
+            if err is None:
+                continue
+            if err.code() == KafkaError._PARTITION_EOF:
+                eofs[msg.partition()] = msg.offset()
+            else:
+                log.warning("consumer error", extra={"error": str(err)})
+        records = decode_messages(self.codec, messages)
+        if records and not self._apply(records):
+            return  # re-seeked: the batch (and its EOFs) will be read again
+        self._eof.update(eofs)
+
+    def _apply(self, records: list) -> bool:
+        """Apply a batch; False when it was dropped and its partitions re-seeked."""
+        partitions = {r.partition for r in records}
+        expected = {p: self._expected[p] for p in partitions if p in self._expected}
+        try:
+            result = self._repository().apply_all(records, expected)
+        except DatabaseUnavailable as exc:
+            self.stats.outages += 1
+            log.warning("PostgreSQL unavailable; pausing and reconnecting", extra={"error": str(exc)})
+            self._close_db()
+            self._recover()
+            return False
+        except OffsetConflict as exc:
+            log.warning("stored offsets moved under the batch; re-seeking", extra={"error": str(exc)})
+            self._recover()
+            return False
+        self._account(result)
+        if result.gaps:
+            log.warning("stored offsets moved back (replay swap or rollback); re-seeking",
+                        extra={"gaps": result.gaps})
+            self._seek(result.gaps)
+            return False
+        return True
+
+    def _account(self, result: ApplyResult) -> None:
+        s = self.stats
+        s.batches += 1
+        s.applied += result.applied
+        s.duplicates += result.duplicates
+        s.errors += result.errors
+        s.skipped += result.skipped
+        s.positions.update(result.positions)
+        self._expected.update(result.positions)
+        if result.positions and self._consumer is not None:
+            offsets = [TopicPartition(self.options.topic, p, o) for p, o in sorted(result.positions.items())]
+            try:  # for lag tooling only; positions always come from PostgreSQL
+                self._consumer.commit(offsets=offsets, asynchronous=True)
+            except KafkaException as exc:
+                log.debug("kafka offset commit failed", extra={"error": str(exc)})
+
+    # ------------------------------------------------------------------ database
+
+    def _repository(self) -> Repository:
+        if self._repo is None:
+            self._conn = connect_schema(self.postgres, self.options.schema)
+            self._repo = Repository(self._conn, projection=PROJECTION, bulk_threshold=self.options.bulk_threshold)
+        return self._repo
+
+    def _close_db(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - a dead connection may fail to close
+                pass
+        self._conn, self._repo = None, None
+
+    def _stored_offsets(self, *, keep_alive: bool = True) -> dict[int, int] | None:
+        """The stored offsets, reconnecting with capped exponential backoff; None when a
+        stop was requested before PostgreSQL came back. ``keep_alive`` polls Kafka while
+        waiting (never from inside a rebalance callback)."""
+        delay = self.options.backoff_initial_s
+        while True:
+            try:
+                return self._repository().stored_offsets(self.options.topic)
+            except DatabaseUnavailable as exc:
+                self._close_db()
+                log.warning("PostgreSQL unavailable; retrying", extra={"error": str(exc), "retry_in_s": delay})
+            if self._stop.wait(delay):
+                return None
+            delay = min(delay * 2, self.options.backoff_max_s)
+            if keep_alive and self._consumer is not None:
+                self._consumer.poll(0)  # keep the group membership alive; the batch is re-read anyway
+
+    def _recover(self) -> None:
+        """Pause, wait for PostgreSQL, re-seek every assigned partition to its stored offset."""
+        consumer = self._consumer
+        assignment = consumer.assignment()
+        if assignment:
+            consumer.pause(assignment)
+        stored = self._stored_offsets()
+        assignment = consumer.assignment()  # a rebalance may have run meanwhile
+        if stored is None:
+            return  # stopping: nothing more is applied; the next start resumes from PostgreSQL
+        self.stats.reseeks += 1
+        self._seek({tp.partition: stored.get(tp.partition, BEGINNING) for tp in assignment})
+        if assignment:
+            consumer.resume(assignment)
+
+    def _seek(self, offsets: dict[int, int]) -> None:
+        for partition, offset in sorted(offsets.items()):
+            self._expected[partition] = None if offset == BEGINNING else offset
+            self._eof.pop(partition, None)
+            target = OFFSET_BEGINNING if offset == BEGINNING else offset
+            try:
+                self._consumer.seek(TopicPartition(self.options.topic, partition, target))
+            except KafkaException as exc:
+                log.warning("seek failed; partition left to the next assignment",
+                            extra={"partition": partition, "error": str(exc)})
+
+    # ------------------------------------------------------------------ rebalance
+
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        stored = self._stored_offsets(keep_alive=False)
+        for tp in partitions:
+            if stored is not None and tp.partition in stored:
+                tp.offset = stored[tp.partition]
+                self._expected[tp.partition] = stored[tp.partition]
+            else:
+                # No row yet (or stopping): from the start; records below whatever is
+                # stored are skipped in the batch transaction anyway.
+                tp.offset = OFFSET_BEGINNING
+                self._expected.pop(tp.partition, None)
+            self._eof.pop(tp.partition, None)
+        log.info("partitions assigned", extra={"partitions": {tp.partition: tp.offset for tp in partitions}})
+        consumer.incremental_assign(partitions)
+
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._expected.pop(tp.partition, None)
+            self._eof.pop(tp.partition, None)
+        log.info("partitions revoked", extra={"partitions": sorted(tp.partition for tp in partitions)})
+        consumer.incremental_unassign(partitions)
+
+    # ------------------------------------------------------------------ progress
+
+    def _high_watermarks(self, consumer: Any) -> dict[int, int]:
+        topic = self.options.topic
+        metadata = consumer.list_topics(topic, timeout=30)
+        targets = {}
+        for p in metadata.topics[topic].partitions:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30, cached=False)
+            targets[p] = high
+        return targets
+
+    def _caught_up(self) -> bool:
+        assert self._targets is not None
+        for p, target in self._targets.items():
+            position = self._expected.get(p)
+            if target == 0 or (position is not None and position >= target):
+                continue
+            if self._eof.get(p, -1) >= target:
+                continue
+            return False
+        return True
+
+    def _report(self) -> None:
+        s = self.stats
+        log.info("projector progress", extra={"batches": s.batches, "applied": s.applied,
+                                              "duplicates": s.duplicates, "errors": s.errors,
+                                              "skipped": s.skipped, "reseeks": s.reseeks,
+                                              "outages": s.outages, "positions": s.positions})
