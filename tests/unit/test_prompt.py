@@ -1,0 +1,51 @@
+"""Prompt placeholders: rendering and resolution from a StageCommand dict."""
+
+from __future__ import annotations
+
+import pytest
+
+from consumers.exceptions import PermanentActorError
+from consumers.prompt import Placeholder, PromptError, placeholders, render, resolve
+
+pytestmark = pytest.mark.unit
+
+COMMAND = {
+    "posting": {"posting_id": "p1", "title": "Nurse", "company": None, "description": "Night shifts.",
+                "attributes": {"shift": "night"}},
+    "outputs": {"summarize": "A nurse job."},
+}
+
+
+def test_render_fields_outputs_and_attributes():
+    template = "T: {posting.title} C: {posting.company} S: {outputs.summarize} A: {posting.attributes.shift}"
+    assert render(template, COMMAND) == "T: Nurse C:  S: A nurse job. A: night"
+
+
+def test_other_braces_are_literal():
+    template = 'Answer like {"value": 1} or {posting} or {other.x}: {posting.title}'
+    assert render(template, COMMAND) == 'Answer like {"value": 1} or {posting} or {other.x}: Nurse'
+
+
+@pytest.mark.parametrize("template, words", [
+    ("{outputs.score}", "no output of stage 'score'"),
+    ("{posting.salary}", "no field 'salary'"),
+    ("{posting.attributes.team}", "no attribute 'team'"),
+    ("{posting.attributes}", "no field 'attributes'"),
+])
+def test_missing_values_raise_prompt_error(template, words):
+    with pytest.raises(PromptError, match=words):
+        render(template, COMMAND)
+    assert issubclass(PromptError, PermanentActorError)
+
+
+def test_placeholders_in_order():
+    found = placeholders("{posting.title} {outputs.summarize} {posting.attributes.shift} {posting.title}")
+    assert [p.ref for p in found] == ["posting.title", "outputs.summarize", "posting.attributes.shift", "posting.title"]
+    assert found[2] == Placeholder("posting", "attributes", "shift")
+
+
+def test_resolve_refs():
+    assert resolve("posting.description", COMMAND) == "Night shifts."
+    assert resolve("outputs.summarize", COMMAND) == "A nurse job."
+    with pytest.raises(PromptError, match="malformed"):
+        resolve("description", COMMAND)
