@@ -37,4 +37,50 @@ def validate(file: Path, strict: bool) -> None:
             click.echo(f"model {name} sha256={digest}")
 
 
-COMMANDS = [validate]
+def _run_loop(loop) -> None:
+    from consumers.worker import install_stop_signals
+
+    install_stop_signals(loop)
+    loop.run()
+
+
+@click.command("worker")
+@click.option("--stage", required=True, help="the stage this worker serves")
+@_workflow_option
+@click.option("--instance-id", default=None, help="stable id of this instance (default: host name); "
+              "transactional.id is wavestream-<stage>-<instance>")
+@click.option("--batch", "batch_size", default=50, show_default=True, type=click.IntRange(1, 10_000),
+              help="records per transaction at most")
+@click.option("--batch-ms", default=20_000, show_default=True, type=click.IntRange(1),
+              help="stop taking records into a transaction after this long")
+@click.option("--static", "static_membership", is_flag=True,
+              help="static group membership (group.instance.id = transactional.id)")
+def worker(stage: str, workflow: Path, instance_id: str | None, batch_size: int, batch_ms: int,
+           static_membership: bool) -> None:
+    """Serve one stage: consume its commands, run its actor, route, exactly once."""
+    from consumers.worker import WorkerOptions, build_worker
+    from wavestream.config import KafkaSettings
+
+    options = WorkerOptions(stage=stage, instance_id=instance_id, batch_size=batch_size,
+                            batch_max_s=batch_ms / 1000, static_membership=static_membership)
+    _run_loop(build_worker(KafkaSettings.from_env(), workflow, options))
+
+
+@click.command("router")
+@_workflow_option
+@click.option("--instance-id", default=None, help="stable id of this instance (default: host name)")
+@click.option("--batch", "batch_size", default=100, show_default=True, type=click.IntRange(1, 10_000))
+def router(workflow: Path, instance_id: str | None, batch_size: int) -> None:
+    """Route `postings` into the workflow's entry stages (emits PostingReceived)."""
+    import socket
+
+    from consumers.router import build_router
+    from consumers.worker import load_valid_workflow
+    from wavestream.config import KafkaSettings
+
+    loop = build_router(KafkaSettings.from_env(), load_valid_workflow(workflow),
+                        instance=instance_id or socket.gethostname(), batch_size=batch_size)
+    _run_loop(loop)
+
+
+COMMANDS = [validate, worker, router]
