@@ -61,4 +61,34 @@ def projector_cmd(schema: str, topic: str, group_id: str, instance_id: str | Non
                            "batches": stats.batches, "positions": stats.positions}))
 
 
-COMMANDS = [projector_cmd]
+@click.command("replay")
+@_schema_option
+@click.option("--topic", default="events", show_default=True, help="the topic to replay")
+@click.option("--rollback", is_flag=True, help="swap the previous schema back in instead of replaying")
+@click.option("--force", is_flag=True, help="swap even when the rebuilt tables differ from live "
+              "(after a change of the projection logic)")
+@click.option("--wait-live", "wait_live_s", default=60.0, show_default=True, type=float,
+              help="seconds to wait for a lagging live projection before comparing")
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--progress/--no-progress", default=True, show_default=True, help="progress bar on stderr")
+def replay_cmd(schema: str, topic: str, rollback: bool, force: bool, wait_live_s: float, batch_size: int,
+               progress: bool) -> None:
+    """Rebuild the read models into a fresh schema from offset 0, verify row counts and
+    checksums against live, and swap schemas atomically (the old one is kept as
+    <schema>_previous for --rollback)."""
+    from projector.replay import Replay
+    from wavestream.config import KafkaSettings, PostgresSettings
+
+    replay = Replay(KafkaSettings.from_env(), PostgresSettings.from_env(), schema=schema, topic=topic,
+                    batch_size=batch_size, progress=progress, force=force, wait_live_s=wait_live_s)
+    if rollback:
+        replay.rollback()
+        click.echo(f"rolled back: {schema} is the previous build again; the replaced one is {schema}_previous")
+        return
+    result = replay.run()
+    click.echo(json.dumps({"schema": result.schema, "previous": result.previous, "events": result.events,
+                           "seconds": round(result.seconds, 3), "events_per_s": round(result.events_per_s, 1),
+                           "counts": result.counts, "differences": sorted(result.differences)}))
+
+
+COMMANDS = [projector_cmd, replay_cmd]

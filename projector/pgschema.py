@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from psycopg2 import sql
 
@@ -91,23 +92,32 @@ def schema_exists(conn: Connection, schema: str) -> bool:
 
 def table_checksums(conn: Connection, schema: str) -> dict[str, tuple[int, str]]:
     """table -> (row count, md5 over the md5 of every row in key order) for the
-    read-model tables of ``schema``; wall-clock columns are left out, so a replay's
-    tables compare equal to the live ones they mirror."""
-    result: dict[str, tuple[int, str]] = {}
+    read-model tables of ``schema``, in a transaction of its own."""
     with transaction(conn), conn.cursor() as cur:
-        for table, (excluded, order) in TABLES.items():
-            cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s"
-                        " AND table_name = %s AND is_generated = 'NEVER' ORDER BY ordinal_position",
-                        (schema, table))
-            columns = [r[0] for r in cur.fetchall() if r[0] not in excluded]
-            if not columns:
-                raise DatabaseError(f"{schema}.{table} does not exist")
-            query = sql.SQL(
-                "SELECT count(*), coalesce(md5(string_agg(md5(row({cols})::text), '' ORDER BY {order})), '')"
-                " FROM {table}").format(
-                cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-                order=sql.SQL(order), table=sql.Identifier(schema, table))
-            cur.execute(query)
-            count, digest = cur.fetchone()
-            result[table] = (int(count), digest)
+        return checksums(cur, schema)
+
+
+def checksums(cur: Any, schema: str) -> dict[str, tuple[int, str]]:
+    """:func:`table_checksums` inside the caller's transaction. Wall-clock and generated
+    columns are left out, so a replay's tables compare equal to the live ones.
+
+    Raises:
+        DatabaseError: a read-model table is missing from ``schema``.
+    """
+    result: dict[str, tuple[int, str]] = {}
+    for table, (excluded, order) in TABLES.items():
+        cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s"
+                    " AND table_name = %s AND is_generated = 'NEVER' ORDER BY ordinal_position",
+                    (schema, table))
+        columns = [r[0] for r in cur.fetchall() if r[0] not in excluded]
+        if not columns:
+            raise DatabaseError(f"{schema}.{table} does not exist")
+        query = sql.SQL(
+            "SELECT count(*), coalesce(md5(string_agg(md5(row({cols})::text), '' ORDER BY {order})), '')"
+            " FROM {table}").format(
+            cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            order=sql.SQL(order), table=sql.Identifier(schema, table))
+        cur.execute(query)
+        count, digest = cur.fetchone()
+        result[table] = (int(count), digest)
     return result
