@@ -91,4 +91,47 @@ def replay_cmd(schema: str, topic: str, rollback: bool, force: bool, wait_live_s
                            "counts": result.counts, "differences": sorted(result.differences)}))
 
 
-COMMANDS = [projector_cmd, replay_cmd]
+@click.command("status")
+@_schema_option
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--posting", "posting_id", default=None, help="one posting's timeline instead of the dashboard")
+@click.option("--check", is_flag=True, help="run the data-quality checks; exit 2 on a violation")
+@click.option("--stale-minutes", default=30, show_default=True, type=click.IntRange(1),
+              help="an in-flight posting with no event for this long is stale")
+@click.option("--error-hours", default=24, show_default=True, type=click.IntRange(1),
+              help="window of the recent-errors view")
+@click.option("--no-kafka", is_flag=True, help="skip consumer lag (no Kafka connection)")
+def status_cmd(schema: str, as_json: bool, posting_id: str | None, check: bool, stale_minutes: int,
+               error_hours: int, no_kafka: bool) -> None:
+    """Dashboard of the read models: workflow summary, stage completion, actor
+    performance, error patterns, stale interactions, throughput per hour, consumer lag."""
+    from projector import dashboard, status
+    from projector.pgschema import connect_schema
+    from wavestream.config import KafkaSettings, PostgresSettings
+
+    conn = connect_schema(PostgresSettings.from_env(), schema, application_name="wavestream-status")
+    try:
+        if check:
+            results = status.run_checks(conn)
+            click.echo(json.dumps(results, indent=2) if as_json else dashboard.render_checks(results))
+            if not all(r["ok"] for r in results):
+                sys.exit(2)
+            return
+        if posting_id is not None:
+            data = status.timeline(conn, posting_id)
+            click.echo(json.dumps(data, indent=2) if as_json else dashboard.render_timeline(data, posting_id))
+            if data["posting"] is None and not data["events"]:
+                sys.exit(3)
+            return
+        report = status.collect(conn, error_hours=error_hours, stale_minutes=stale_minutes)
+    finally:
+        conn.close()
+    report["schema"] = schema
+    if no_kafka:
+        report["consumer_lag"] = {"groups": [], "projector": [], "error": "skipped (--no-kafka)"}
+    else:
+        report["consumer_lag"] = status.kafka_lag(KafkaSettings.from_env(), report["projector_offsets"])
+    click.echo(json.dumps(report, indent=2) if as_json else dashboard.render(report))
+
+
+COMMANDS = [projector_cmd, replay_cmd, status_cmd]
