@@ -36,6 +36,7 @@ KEYS = frozenset(
         "LOG_LEVEL",
         "LOG_FORMAT",
         "RUN_ID",
+        "METRICS_PORT",
         "STACK_DIR",
         "CACHE_DIR",
         "STACK_HOST",
