@@ -19,9 +19,6 @@ pytestmark = pytest.mark.unit
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 OURS = {name: svc for name, svc in SERVICES.items() if svc.get("image") == "wavestream:local"}
-# Commands whose implementation lands with a later issue. Strict xfail: once the command
-# exists this test XPASSes and fails, so the list cannot go stale.
-PENDING = {"worker": "stage worker lands with issue 3", "projector": "projector lands with issue 4"}
 
 
 def resolve(args: list[str]) -> click.Command:
@@ -41,22 +38,29 @@ def resolve(args: list[str]) -> click.Command:
     return command
 
 
-def _service_params():
-    for name, svc in OURS.items():
-        marks = []
-        if svc["command"][0] in PENDING:
-            marks.append(pytest.mark.xfail(strict=True, reason=PENDING[svc["command"][0]]))
-        yield pytest.param(name, svc, id=name, marks=marks)
-
-
 def test_there_are_wavestream_services():
     assert {"topic-init", "projector"} <= set(OURS)
     assert any(name.startswith("worker-") for name in OURS)
 
 
-@pytest.mark.parametrize("name,service", list(_service_params()))
+@pytest.mark.parametrize("name,service", list(OURS.items()), ids=list(OURS))
 def test_service_command_exists(name, service):
     resolve(service["command"])
+
+
+def test_every_stage_of_the_default_workflow_has_a_worker_service():
+    from wavestream.topics import workflow_stages
+
+    served = {svc["command"][2] for svc in OURS.values() if svc["command"][0] == "worker"}
+    assert served == set(workflow_stages(PROJECT_ROOT / "workflows" / "default.yaml"))
+
+
+def test_gpu_workers_are_opt_in_and_reserve_a_gpu():
+    gpu = [svc for svc in OURS.values() if "gpu" in svc.get("profiles", [])]
+    assert gpu
+    for svc in gpu:
+        devices = svc["deploy"]["resources"]["reservations"]["devices"]
+        assert devices[0]["capabilities"] == ["gpu"]
 
 
 @pytest.mark.parametrize("name,service", [(n, s) for n, s in OURS.items()])
