@@ -157,6 +157,8 @@ for _command in _CONSUMER_COMMANDS:
 from projector.cli import COMMANDS as _PROJECTOR_COMMANDS  # noqa: E402 - projector, replay, status
 for _command in _PROJECTOR_COMMANDS:
     main.add_command(_command)
+from projector.plots import plots as _plots  # noqa: E402 - plots
+main.add_command(_plots)
 
 
 if __name__ == "__main__":  # pragma: no cover
