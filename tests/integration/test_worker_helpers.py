@@ -74,6 +74,7 @@ class Procs:
 
     def __init__(self, bootstrap: str, log_dir: Path) -> None:
         self.bootstrap, self.log_dir, self.procs = bootstrap, log_dir, {}
+        self.stopped: set[str] = set()  # stopped on purpose: not a failure
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
@@ -89,16 +90,18 @@ class Procs:
     def terminate(self, name: str, timeout_s: float = 60) -> int:
         """SIGTERM and wait; returns the exit status."""
         proc = self.procs[name]
+        self.stopped.add(name)
         proc.send_signal(signal.SIGTERM)
         return proc.wait(timeout_s)
 
     def kill(self, name: str) -> None:
         proc = self.procs[name]
+        self.stopped.add(name)
         proc.kill()
         proc.wait(30)
 
     def assert_alive(self) -> None:
-        dead = {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
+        dead = {n: p.returncode for n, p in self.procs.items() if p.poll() is not None and n not in self.stopped}
         assert not dead, f"workers exited: {dead}; logs: " + " | ".join(self.log(n)[-2000:] for n in dead)
 
     def kill_all(self) -> None:
