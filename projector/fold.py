@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from projector.records import clean, int32, to_json
+from projector.records import clean, clean_str, int32, to_json
 
 #: Which stage's output fills which postings column (the default workflow's names).
 SUMMARY_STAGES = frozenset({"summarize", "summary"})
@@ -159,7 +159,6 @@ def fold_event(state: dict[str, Any] | None, event: dict[str, Any],
     s["event_count"] += 1
     s["updated_at"] = at
     s["last_event_id"], s["last_event_type"], s["last_offset"] = event["event_id"], kind, offset
-    s = clean(s)
     if checkpoint is None:
         return s, None
     stage, status, terminal = checkpoint
@@ -181,13 +180,15 @@ def _record_output(s: dict[str, Any], stage: str, output: str) -> None:
 
 
 def posting_values(state: dict[str, Any]) -> tuple:
-    """A posting row in :data:`POSTING_COLUMNS` order, JSON columns as JSON text."""
-    return tuple(to_json(state[c]) if c in JSON_COLUMNS and state[c] is not None else state[c]
+    """A posting row in :data:`POSTING_COLUMNS` order, JSON columns as JSON text,
+    strings NUL-free (PostgreSQL refuses NUL characters)."""
+    return tuple(to_json(state[c]) if c in JSON_COLUMNS and state[c] is not None else clean_str(state[c])
                  for c in POSTING_COLUMNS)
 
 
 def checkpoint_values(checkpoint: dict[str, Any]) -> tuple:
-    return tuple(to_json(checkpoint[c]) if c == "outputs" else checkpoint[c] for c in CHECKPOINT_COLUMNS)
+    return tuple(to_json(checkpoint[c]) if c == "outputs" else clean_str(checkpoint[c])
+                 for c in CHECKPOINT_COLUMNS)
 
 
 @dataclass

@@ -77,7 +77,9 @@ def decode(codec: AvroCodec, topic: str, partition: int, offset: int,
         decoded = codec.decode(value, expected="InteractionEvent")
     except CodecError as exc:
         return Record(topic, partition, offset, key, value, error_reason=exc.reason, error_detail=str(exc))
-    event = decoded.value
+    # Envelope strings become SQL parameters and keys: no NUL characters (payload
+    # strings are cleaned where they are serialized).
+    event = {k: clean_str(v) for k, v in decoded.value.items()}
     if event.get("event_type") not in EVENT_TYPES or event.get("payload") is None:
         return Record(topic, partition, offset, key, value, error_reason="unknown_event_type",
                       error_detail=f"event type {event.get('event_type')!r} is not projected")
@@ -117,7 +119,17 @@ def _json_default(value: Any) -> Any:
 
 def to_json(value: Any) -> str:
     """Deterministic JSON text (sorted keys) of a payload, NUL-free."""
-    return json.dumps(clean(value), sort_keys=True, separators=(",", ":"), default=_json_default)
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default)
+    if "\\u0000" in text:  # rare: clean the strings, not the escaped text
+        text = json.dumps(clean(value), sort_keys=True, separators=(",", ":"), default=_json_default)
+    return text
+
+
+def clean_str(value: Any) -> Any:
+    """``value`` with NUL characters replaced when it is a string (cheap for the rest)."""
+    if type(value) is str and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
 
 
 def int32(value: Any) -> int | None:
@@ -149,4 +161,4 @@ def event_row(record: Record) -> tuple:
         p.get("message") if not completed and interaction else None,
         to_json(p), record.schema_version or "current", record.topic, record.partition, record.offset,
     )
-    return tuple(clean(v) for v in row)
+    return tuple(clean_str(v) for v in row)

@@ -95,7 +95,7 @@ class Replay:
             self._lock(admin)
             migrate_schema(admin, build)
             t0 = time.monotonic()
-            result.events = self._build(build, self._targets())
+            result.events = self.build(build, self.targets())
             try:
                 self._swap(admin, build, result)
             except BaseException:
@@ -134,7 +134,7 @@ class Replay:
 
     # ------------------------------------------------------------------ build
 
-    def _targets(self) -> dict[int, int]:
+    def targets(self) -> dict[int, int]:
         consumer = build_consumer(self.kafka, "wavestream-replay")
         try:
             metadata = consumer.list_topics(self.topic, timeout=30).topics.get(self.topic)
@@ -145,7 +145,7 @@ class Replay:
         finally:
             consumer.close()
 
-    def _build(self, schema: str, targets: dict[int, int]) -> int:
+    def build(self, schema: str, targets: dict[int, int]) -> int:
         """Apply the topic into ``schema`` from its stored offsets up to ``targets``
         (exclusive); returns the number of events newly applied."""
         conn = connect_schema(self.postgres, schema, application_name="wavestream-replay")
@@ -161,7 +161,7 @@ class Replay:
             try:
                 consumer.assign([TopicPartition(self.topic, p, start.get(p, OFFSET_BEGINNING)) for p in sorted(todo)])
                 while todo:
-                    messages = consumer.consume(num_messages=self.batch_size, timeout=1.0)
+                    messages = consumer.consume(num_messages=self.batch_size, timeout=0.25)
                     wanted = [m for m in messages if m.error() is None and m.partition() in todo
                               and m.offset() < todo[m.partition()]]
                     result = repo.apply_all(decode_messages(self.codec, wanted))
@@ -213,7 +213,7 @@ class Replay:
                     if any(live.get(p, 0) > built.get(p, 0) for p in live):
                         # The live projector moved on during the build: catch up to it.
                         # Its next batch waits on our lock, so `live` stands still.
-                        result.events += self._build(build, live)
+                        result.events += self.build(build, live)
                     self._verify(cur, build, result, lagging)
                     cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.previous)))
                     self._rename(cur, self.schema, self.previous)

@@ -111,16 +111,18 @@ def select_records(records: Sequence[Record], stored: dict[int, int],
 
 def _copy_text(value: Any) -> str:
     """One field in COPY text format."""
+    kind = type(value)
+    if kind is str:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     if value is None:
         return "\\N"
-    if isinstance(value, bool):
+    if kind is bool:
         return "t" if value else "f"
+    if kind is int:
+        return str(value)
     if isinstance(value, datetime):
         return value.isoformat()
-    text = str(value)
-    if any(ch in text for ch in "\\\t\n\r"):
-        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
+    return _copy_text(str(value))
 
 
 class Repository:
@@ -154,8 +156,9 @@ class Repository:
 
     def apply_all(self, records: Sequence[Record],
                   expected: dict[int, int | None] | None = None) -> ApplyResult:
-        """:meth:`apply`, isolating a record the database refuses (not an outage): the
-        batch is split until that record is alone, and it is stored as an error.
+        """:meth:`apply`, isolating a record the database or the fold refuses (not an
+        outage): the batch is split until that record is alone, and it is stored as an
+        error with reason ``apply_failed``.
 
         Raises:
             DatabaseUnavailable: PostgreSQL went away; nothing of the failed part is applied.
@@ -165,7 +168,8 @@ class Repository:
             return self.apply(records, expected)
         except DatabaseUnavailable:
             raise
-        except DatabaseError as exc:
+        except (DatabaseError, ValueError, TypeError, KeyError, ArithmeticError) as exc:
+            # Data the database (or the fold) refuses: find the record, store it as an error.
             if len(records) == 1:
                 log.error("record refused by the database; stored as a projector error",
                           extra={"partition": records[0].partition, "offset": records[0].offset,

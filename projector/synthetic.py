@@ -84,33 +84,42 @@ def _journey(i: int, rng: random.Random, start: datetime, upgraded: bool) -> lis
 
 def synthetic_events(count: int, *, seed: int = 7, start: datetime = T0, prefix: str = "") -> list[dict[str, Any]]:
     """Exactly ``count`` events (journeys cut at the end), deterministic for a seed."""
+    return list(iter_synthetic_events(count, seed=seed, start=start, prefix=prefix))
+
+
+def iter_synthetic_events(count: int, *, seed: int = 7, start: datetime = T0,
+                          prefix: str = "") -> Iterator[dict[str, Any]]:
+    """:func:`synthetic_events` one at a time (for streams too large to hold)."""
     rng = random.Random(seed)
-    events: list[dict[str, Any]] = []
     active: list[Iterator[tuple[int, tuple]]] = []
+    emitted = 0
     i = 0
     clock = start
-    while len(events) < count:
+    while emitted < count:
         while len(active) < 16:
-            steps = _journey(i, rng, clock, upgraded=len(events) > count // 2)
+            steps = _journey(i, rng, clock, upgraded=emitted > count // 2)
             active.append(iter([(i, step) for step in steps]))
             i += 1
-            if len(events) > 0 and i % 50 == 0:
-                events.append(_circuit(len(events), clock, "CircuitOpened" if i % 100 else "CircuitClosed"))
+            if emitted > 0 and i % 50 == 0 and emitted < count:
+                yield _circuit(emitted, clock, "CircuitOpened" if i % 100 else "CircuitClosed")
+                emitted += 1
         k = rng.randrange(len(active))
         step = next(active[k], None)
         if step is None:
             active.pop(k)
             continue
+        if emitted >= count:
+            break
         n, (kind, stage, attempt, payload) = step
         clock += timedelta(milliseconds=rng.randint(1, 400))
         pid = f"{prefix}p-{n:07d}"
         if kind == "PostingReceived":
             payload = {"posting": {**payload["posting"], "posting_id": pid}}
-        events.append(make_event(kind, payload, posting_id=pid, stage=stage, attempt=attempt,
-                                 correlation_id=f"corr-{prefix}{n}", causation_id=f"cmd-{prefix}{n}-{stage}-{attempt}",
-                                 worker_id=f"{stage or 'ingest'}-0", command_id=f"cmd-{prefix}{n}-{stage}-{attempt}",
-                                 occurred_at=clock, workflow_sha256="ab" * 32))
-    return events[:count]
+        yield make_event(kind, payload, posting_id=pid, stage=stage, attempt=attempt,
+                         correlation_id=f"corr-{prefix}{n}", causation_id=f"cmd-{prefix}{n}-{stage}-{attempt}",
+                         worker_id=f"{stage or 'ingest'}-0", command_id=f"cmd-{prefix}{n}-{stage}-{attempt}",
+                         occurred_at=clock, workflow_sha256="ab" * 32)
+        emitted += 1
 
 
 def _circuit(n: int, at: datetime, kind: str) -> dict[str, Any]:
@@ -123,11 +132,13 @@ def _circuit(n: int, at: datetime, kind: str) -> dict[str, Any]:
 
 def encode_events(codec: AvroCodec, events: Iterable[dict[str, Any]]) -> list[tuple[bytes, bytes]]:
     """(key, value) pairs: key = posting_id (the actor name for actor-only events)."""
-    pairs = []
+    return list(iter_encoded(codec, events))
+
+
+def iter_encoded(codec: AvroCodec, events: Iterable[dict[str, Any]]) -> Iterator[tuple[bytes, bytes]]:
     for e in events:
         key = e["posting_id"] or e["payload"].get("actor_name", "")
-        pairs.append((key.encode(), codec.encode("InteractionEvent", e)))
-    return pairs
+        yield key.encode(), codec.encode("InteractionEvent", e)
 
 
 def produce(settings: KafkaSettings, topic: str, pairs: Iterable[tuple[bytes, bytes | None]], *,

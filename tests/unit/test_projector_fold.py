@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from projector.fold import ActorTotals, fold_event, parse_score, parse_skills, posting_values
+from projector.fold import (POSTING_COLUMNS, ActorTotals, checkpoint_values, fold_event, parse_score, parse_skills,
+                            posting_values)
 from tests.unit.test_codec import PAYLOADS
 from wavestream.events import make_event
 
@@ -94,8 +95,10 @@ def test_circuit_events_leave_postings_alone():
 
 
 def test_nul_characters_are_cleaned():
-    state, _ = run([completed("summarize", "bad\x00byte", 0)])
-    assert state["summary"] == "bad\ufffdbyte" and "\x00" not in str(posting_values(state))
+    state, checkpoints = run([completed("summarize", "bad\x00byte", 0)])
+    values = dict(zip(POSTING_COLUMNS, posting_values(state)))
+    assert values["summary"] == "bad\ufffdbyte" and "\x00" not in str(values)
+    assert "\x00" not in str(checkpoint_values(checkpoints[0]))
 
 
 @pytest.mark.parametrize("text, expected", [
