@@ -226,7 +226,11 @@ def wait_for_members(settings: KafkaSettings, group: str, members: int, max_roun
     """Poll the group until ``members`` members each hold partitions."""
     admin = build_admin(settings)
     for _ in range(max_rounds):
-        desc = admin.describe_consumer_groups([group], request_timeout=10)[group].result()
+        try:
+            desc = admin.describe_consumer_groups([group], request_timeout=10)[group].result()
+        except KafkaException:  # the group or its coordinator is not there yet
+            time.sleep(0.2)
+            continue
         holding = [m for m in desc.members if m.assignment and m.assignment.topic_partitions]
         if len(holding) == members and str(desc.state).endswith("STABLE"):
             return
