@@ -83,4 +83,20 @@ def router(workflow: Path, instance_id: str | None, batch_size: int) -> None:
     _run_loop(loop)
 
 
-COMMANDS = [validate, worker, router]
+@click.command("command-processor")
+@_workflow_option
+@click.option("--instance-id", default=None, help="stable id of this instance (default: host name)")
+def command_processor(workflow: Path, instance_id: str | None) -> None:
+    """Apply interaction commands (rerun, decide, cancel) from the `commands` topic."""
+    import socket
+
+    from consumers.commands import build_command_processor
+    from consumers.worker import load_valid_workflow
+    from wavestream.config import KafkaSettings
+
+    loop = build_command_processor(KafkaSettings.from_env(), load_valid_workflow(workflow),
+                                   instance=instance_id or socket.gethostname())
+    _run_loop(loop)
+
+
+COMMANDS = [validate, worker, router, command_processor]

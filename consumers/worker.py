@@ -24,7 +24,7 @@ from consumers.workflow import DONE, Stage, Workflow
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
 from wavestream.logs import bind
-from wavestream.topics import DEADLETTER, EVENTS, retry_topic, stage_topic
+from wavestream.topics import COMMANDS, DEADLETTER, EVENTS, retry_topic, stage_topic
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def required_topics(workflow: Workflow, stage: Stage) -> list[str]:
     targets = {b.next for b in stage.branches if b.next != DONE}
     if workflow.error_handler and workflow.error_handler != stage.name:
         targets.add(workflow.error_handler)
-    return [stage_topic(stage.name), retry_topic(stage.name), EVENTS, DEADLETTER,
+    return [stage_topic(stage.name), retry_topic(stage.name), EVENTS, DEADLETTER, COMMANDS,
             *sorted(stage_topic(t) for t in targets)]
 
 
@@ -153,12 +153,15 @@ def install_stop_signals(loop: Any) -> None:
 
 def build_worker(settings: KafkaSettings, workflow_path: Path, options: WorkerOptions,
                  cancellations: Any = None) -> TransactionalLoop:
-    """Everything a stage worker needs, checked before anything runs.
+    """Everything a stage worker needs, checked before anything runs. Without
+    ``cancellations`` a :class:`~consumers.cancel.CancelRegistry` is read up to date.
 
     Raises:
         WorkflowError: invalid workflow, unknown stage, or an actor that cannot load.
         TopicError: a topic the stage needs is missing.
+        KafkaException: the cancellations cannot be read.
     """
+    from consumers.cancel import CancelRegistry
     from consumers.registry import build_actor
     from wavestream.clients import build_admin
     from wavestream.topics import require_topics
@@ -169,10 +172,13 @@ def build_worker(settings: KafkaSettings, workflow_path: Path, options: WorkerOp
     stage = workflow.stages[options.stage]
     require_topics(build_admin(settings), required_topics(workflow, stage))
     actor = build_actor(stage, workflow)
+    codec = AvroCodec.from_settings(settings)
+    if cancellations is None:
+        cancellations = CancelRegistry(settings, codec)
+        cancellations.catch_up()
     worker_id = options.transactional_id
     circuit = CircuitBreaker(stage.circuit.threshold, stage.circuit.open_timeout_s)
-    handler = StageHandler(workflow, stage, actor, AvroCodec.from_settings(settings), worker_id, circuit,
-                           is_cancelled=cancellations.is_cancelled if cancellations else None)
+    handler = StageHandler(workflow, stage, actor, codec, worker_id, circuit, is_cancelled=cancellations.is_cancelled)
     timeout_s = float(stage.limits.get("timeout_s", 60))
     config = LoopConfig(
         group_id=f"wavestream-stage-{stage.name}", topics=[stage_topic(stage.name), retry_topic(stage.name)],

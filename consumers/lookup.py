@@ -1,0 +1,86 @@
+"""Find the latest ``StageCommand`` of a posting in a stage's topics.
+
+``rerun`` and ``decide`` need the posting and its upstream outputs, which live in the
+commands of ``stage.<s>`` / ``stage.<s>.retry``. Records are keyed by posting id and every
+topic uses the same partitioner and partition count, so the posting's partition in the
+``commands`` topic is tried first; the other partitions are scanned when it is not there
+(different partition counts or partitioners). A scan reads from the low to the high
+watermark (read_committed): meant for operator actions, not for the hot path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from confluent_kafka import TopicPartition
+
+from wavestream.clients import build_consumer
+from wavestream.codec import AvroCodec
+from wavestream.config import KafkaSettings
+from wavestream.exceptions import CodecError, KafkaClientError
+from wavestream.topics import retry_topic, stage_topic
+
+_TIMEOUT_S = 30.0
+_MAX_ROUNDS = 3000
+
+
+class CommandLookup:
+    """Scans stage topics with one reusable consumer (never commits offsets)."""
+
+    def __init__(self, settings: KafkaSettings, codec: AvroCodec) -> None:
+        self.codec = codec
+        self.consumer = build_consumer(settings, f"wavestream-lookup-{uuid.uuid4().hex[:8]}", read_committed=True)
+
+    def latest(self, stage: str, posting_id: str, partition_hint: int | None = None) -> dict[str, Any] | None:
+        """The most recently issued command for ``posting_id`` at ``stage``; None if none.
+
+        Raises:
+            KafkaException: metadata or watermarks cannot be read.
+            KafkaClientError: a partition could not be read to its end.
+        """
+        topics = [stage_topic(stage), retry_topic(stage)]
+        counts = {t: len(self.consumer.list_topics(t, timeout=_TIMEOUT_S).topics[t].partitions) for t in topics}
+        first = [TopicPartition(t, partition_hint) for t in topics
+                 if partition_hint is not None and partition_hint < counts[t]]
+        found = self._scan(first, posting_id)
+        if found is None:
+            rest = [TopicPartition(t, p) for t in topics for p in range(counts[t])
+                    if partition_hint is None or p != partition_hint]
+            found = self._scan(rest, posting_id)
+        return found
+
+    def _scan(self, partitions: list[TopicPartition], posting_id: str) -> dict[str, Any] | None:
+        best: dict[str, Any] | None = None
+        for tp in partitions:
+            low, high = self.consumer.get_watermark_offsets(tp, timeout=_TIMEOUT_S)
+            for command in self._read(TopicPartition(tp.topic, tp.partition, low), high):
+                if command["posting_id"] == posting_id and (best is None or _issued(command) >= _issued(best)):
+                    best = command
+        return best
+
+    def _read(self, start: TopicPartition, high: int) -> list[dict[str, Any]]:
+        if start.offset >= high:
+            return []
+        self.consumer.assign([start])
+        commands = []
+        for _ in range(_MAX_ROUNDS):
+            for msg in self.consumer.consume(500, 0.2):
+                if msg.error() is None:
+                    try:
+                        commands.append(self.codec.decode(msg.value(), "StageCommand").value)
+                    except CodecError:
+                        continue  # a poison record: the stage worker dead-letters it
+            (pos,) = self.consumer.position([TopicPartition(start.topic, start.partition)])
+            if pos.offset >= high:
+                self.consumer.unassign()
+                return commands
+        raise KafkaClientError(f"could not read {start.topic}[{start.partition}] to offset {high}")
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def _issued(command: dict[str, Any]) -> tuple[float, int]:
+    issued = command["issued_at"]
+    return (issued.timestamp() if hasattr(issued, "timestamp") else issued / 1000, int(command["attempt"]))
