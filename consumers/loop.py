@@ -39,6 +39,7 @@ TxnKey = tuple[str, int]
 _FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
 _OP_TIMEOUT_S = 30.0
 _OP_RETRIES = 5
+_MAX_BACKOFF_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class TransactionalLoop:
         self._deferred: dict[TxnKey, float] = {}
         self._paused_all = False
         self._assignment_changed = False
+        self._aborts_in_a_row = 0
         self.stats = {"records": 0, "deadlettered": 0, "deferred": 0, "aborted": 0, "transactions": 0}
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -209,7 +211,10 @@ class TransactionalLoop:
                 self.stats["transactions"] += 1
         except (KafkaException, TransientRecordError) as exc:
             self._recover(exc, records)
+            self._aborts_in_a_row += 1
+            time.sleep(min(_MAX_BACKOFF_S, 0.05 * 2 ** self._aborts_in_a_row))  # do not spin on a broken broker
             return 0
+        self._aborts_in_a_row = 0
         self._after_commit(batch)
         return batch.handled
 
@@ -340,7 +345,8 @@ class TransactionalLoop:
         self.stats["aborted"] += 1
         if isinstance(err, KafkaError) and err.code() in _FENCED:
             self._in_txn = False
-            raise WorkerFenced(f"transactional.id {self.config.transactional_id} was fenced: {err}") from exc
+            raise WorkerFenced(f"transactional.id {self.config.transactional_id} was fenced by a newer instance "
+                               f"(give each worker its own --instance-id): {err}") from exc
         if isinstance(err, KafkaError) and err.fatal():
             self.log.error("fatal producer error, recreating the producer: %s", err)
             self._new_producer()
