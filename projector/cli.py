@@ -31,10 +31,12 @@ _schema_option = click.option(
               help="batches with this many events are inserted with COPY")
 @click.option("--migrate/--no-migrate", default=True, show_default=True,
               help="apply pending migrations to the schema first (needs the schema owner's rights)")
+@click.option("--metrics-port", default=None, type=click.IntRange(0, 65535),
+              help="serve Prometheus metrics on this port (/metrics)")
 @click.option("--until-caught-up", is_flag=True,
               help="exit once the topic is applied up to its end at start (drains; for jobs and tests)")
 def projector_cmd(schema: str, topic: str, group_id: str, instance_id: str | None, batch_size: int, batch_timeout_s: float,
-                  bulk_threshold: int, migrate: bool, until_caught_up: bool) -> None:
+                  bulk_threshold: int, migrate: bool, metrics_port: int | None, until_caught_up: bool) -> None:
     """Project the `events` topic into the PostgreSQL read models (exactly once).
 
     Stops cleanly on SIGTERM/SIGINT after the batch in flight.
@@ -53,7 +55,7 @@ def projector_cmd(schema: str, topic: str, group_id: str, instance_id: str | Non
             conn.close()
     options = ProjectorOptions(schema=schema, topic=topic, group_id=group_id, instance_id=instance_id, batch_size=batch_size,
                                batch_timeout_s=batch_timeout_s, bulk_threshold=bulk_threshold,
-                               until_caught_up=until_caught_up)
+                               until_caught_up=until_caught_up, metrics_port=metrics_port)
     projector = Projector(kafka, postgres, options)
     projector.install_signal_handlers()
     stats = projector.run()

@@ -30,6 +30,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
 from projector.exceptions import OffsetConflict
+from projector.metrics import ProjectorMetrics
 from projector.pgschema import DEFAULT_SCHEMA, connect_schema
 from projector.records import PROJECTION, decode_messages
 from projector.repository import BEGINNING, BULK_THRESHOLD, ApplyResult, Repository
@@ -57,6 +58,8 @@ class ProjectorOptions:
     #: Stop once every partition is applied up to its high-water mark at start.
     until_caught_up: bool = False
     progress_every_s: float = 10.0
+    #: Serve Prometheus metrics on this port (None: no server; metrics still counted).
+    metrics_port: int | None = None
 
 
 @dataclass
@@ -82,6 +85,7 @@ class Projector:
         self.options = options or ProjectorOptions()
         self.codec = codec or AvroCodec.from_settings(kafka)
         self.stats = ProjectorStats()
+        self.metrics = ProjectorMetrics()
         self._stop = threading.Event()
         self._conn: Connection | None = None
         self._repo: Repository | None = None
@@ -112,6 +116,8 @@ class Projector:
         """Raises: TopicError when the topic is missing; KafkaClientError on a bad config."""
         opts = self.options
         require_topics(build_admin(self.kafka), [opts.topic])
+        if opts.metrics_port is not None:
+            self.metrics.serve(opts.metrics_port)
         overrides: dict[str, Any] = {"partition.assignment.strategy": "cooperative-sticky",
                                      "enable.partition.eof": opts.until_caught_up}
         if opts.instance_id:
@@ -154,33 +160,38 @@ class Projector:
             else:
                 log.warning("consumer error", extra={"error": str(err)})
         records = decode_messages(self.codec, messages)
-        if records and not self._apply(records):
-            return  # re-seeked: the batch (and its EOFs) will be read again
-        self._eof.update(eofs)
+        reseeked = self._apply(records) if records else set()
+        if reseeked is None:
+            return  # every partition re-seeked: the batch (and its EOFs) will be read again
+        # A re-seeked partition's records (and EOF) come again.
+        self._eof.update({p: o for p, o in eofs.items() if p not in reseeked})
 
-    def _apply(self, records: list) -> bool:
-        """Apply a batch; False when it was dropped and its partitions re-seeked."""
+    def _apply(self, records: list) -> set[int] | None:
+        """Apply a batch; returns the partitions whose records were dropped and
+        re-seeked (None: all of them)."""
         partitions = {r.partition for r in records}
         expected = {p: self._expected[p] for p in partitions if p in self._expected}
+        t0 = time.monotonic()
         try:
             result = self._repository().apply_all(records, expected)
         except DatabaseUnavailable as exc:
             self.stats.outages += 1
+            self.metrics.outages.inc()
             log.warning("PostgreSQL unavailable; pausing and reconnecting", extra={"error": str(exc)})
             self._close_db()
             self._recover()
-            return False
+            return None
         except OffsetConflict as exc:
             log.warning("stored offsets moved under the batch; re-seeking", extra={"error": str(exc)})
             self._recover()
-            return False
+            return None
+        self.metrics.batch(result, time.monotonic() - t0)
         self._account(result)
         if result.gaps:
             log.warning("stored offsets moved back (replay swap or rollback); re-seeking",
                         extra={"gaps": result.gaps})
             self._seek(result.gaps)
-            return False
-        return True
+        return set(result.gaps)
 
     def _account(self, result: ApplyResult) -> None:
         s = self.stats
@@ -193,6 +204,12 @@ class Projector:
         self._expected.update(result.positions)
         if result.positions and self._consumer is not None:
             offsets = [TopicPartition(self.options.topic, p, o) for p, o in sorted(result.positions.items())]
+            for tp in offsets:
+                try:  # cached: the high-water mark of the last fetch response, no request
+                    high = self._consumer.get_watermark_offsets(tp, cached=True)[1]
+                    self.metrics.lag.labels(str(tp.partition)).set(max(high - tp.offset, 0))
+                except KafkaException:
+                    pass
             try:  # for lag tooling only; positions always come from PostgreSQL
                 self._consumer.commit(offsets=offsets, asynchronous=True)
             except KafkaException as exc:
@@ -242,6 +259,7 @@ class Projector:
         if stored is None:
             return  # stopping: nothing more is applied; the next start resumes from PostgreSQL
         self.stats.reseeks += 1
+        self.metrics.reseeks.inc()
         self._seek({tp.partition: stored.get(tp.partition, BEGINNING) for tp in assignment})
         if assignment:
             consumer.resume(assignment)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 
 import fastavro
 import pytest
@@ -160,12 +161,22 @@ def test_sigterm_finishes_the_batch_and_exits_cleanly(kafka_settings, topic, db,
     produce(kafka_settings, topic, encode_events(codec, synthetic_events(500, seed=2)))
     env = {**os.environ, "WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
            "WAVESTREAM_PG_DSN": db, "WAVESTREAM_LOG_LEVEL": "INFO"}
+    from wavestream.stack.process import free_port
+
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "wavestream.cli", "projector", "--topic", topic,
-                             "--group", f"g-{unique}", "--batch-size", "50", "--batch-timeout", "0.2", "--no-migrate"],
+                             "--group", f"g-{unique}", "--batch-size", "50", "--batch-timeout", "0.2", "--no-migrate",
+                             "--metrics-port", str(port)],
                             cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert _wait_for_offsets(db, 500, proc)
+        applied = 'wavestream_projector_events_total{outcome="applied"} 500.0'
+        metrics = ""
+        while proc.poll() is None and applied not in metrics:  # counted just after the commit
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+                metrics = response.read().decode()
+        assert applied in metrics and "wavestream_projector_batch_seconds_bucket" in metrics
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -192,3 +203,36 @@ def _wait_for_offsets(dsn: str, total: int, proc: subprocess.Popen) -> bool:
         return False
     finally:
         conn.close()
+
+
+def test_the_projector_role_is_enough_to_run_the_projector(kafka_settings, topic, db, pg_dsn, unique):
+    import secrets
+
+    import psycopg2
+    from psycopg2 import errors, sql
+    from psycopg2.extensions import make_dsn
+
+    produce(kafka_settings, topic, encode_events(AvroCodec(), synthetic_events(300, seed=3)))
+    user, password = f"projector_{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    admin = psycopg2.connect(pg_dsn)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s IN ROLE wavestream_projector").format(
+                sql.Identifier(user)), (password,))
+        dsn = make_dsn(db, user=user, password=password)
+        projector = run_projector(kafka_settings, dsn, topic, f"g-{unique}", bulk_threshold=50)
+        assert projector.stats.applied == 300
+        assert query(db, "SELECT count(*) FROM execution_events") == [(300,)]
+        conn = connect_schema(PostgresSettings(dsn), SCHEMA)
+        try:
+            for statement in ("DROP TABLE postings", "CREATE TABLE sneaky (x int)", "TRUNCATE execution_events"):
+                with pytest.raises((errors.InsufficientPrivilege, errors.WrongObjectType)), conn.cursor() as cur:
+                    cur.execute(statement)
+                conn.rollback()
+        finally:
+            conn.close()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(user)))
+        admin.close()
