@@ -81,10 +81,34 @@ class LoadedModel:
     settings: LoadSettings
     llama: Any
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _formatter: Any = field(default=None, repr=False)
 
     @property
     def file_name(self) -> str:
         return self.path.name
+
+    def chat_prompt(self, messages: list[dict[str, str]]) -> tuple[list[int], list[str]]:
+        """The prompt tokens for chat ``messages`` under the model's own chat template
+        (GGUF metadata ``tokenizer.chat_template``), and the stop strings it implies; a
+        model without a template gets the message contents joined by blank lines."""
+        llama = self.llama
+        template = (llama.metadata or {}).get("tokenizer.chat_template")
+        if not template:
+            text = "\n\n".join(m["content"] for m in messages)
+            return llama.tokenize(text.encode("utf-8"), add_bos=True, special=False), []
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            eos, bos = llama.token_eos(), llama.token_bos()
+            text_of = llama._model.token_get_text
+            self._formatter = Jinja2ChatFormatter(
+                template=template, eos_token=text_of(eos) if eos != -1 else "",
+                bos_token=text_of(bos) if bos != -1 else "", stop_token_ids=[eos],
+            )
+        result = self._formatter(messages=messages)
+        tokens = llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
+        return tokens, stop
 
 
 def load_model(path: Path | str, settings: LoadSettings = LoadSettings()) -> LoadedModel:
