@@ -159,6 +159,9 @@ for _command in _PROJECTOR_COMMANDS:
     main.add_command(_command)
 from projector.plots import plots as _plots  # noqa: E402 - plots
 main.add_command(_plots)
+from producers.cli import COMMANDS as _PRODUCER_COMMANDS  # noqa: E402 - submit, command
+for _command in _PRODUCER_COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

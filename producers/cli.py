@@ -1,0 +1,88 @@
+"""Click commands of the producers package: ``submit`` and ``command``. Registered in
+:mod:`wavestream.cli`; Kafka clients are built inside the command functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("submit")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default=None,
+              help="input format (default: from the extension)")
+@click.option("--progress/--no-progress", default=None, help="progress bar (default: on a terminal)")
+@click.option("--postings-topic", default=None, hidden=True, help="topic for postings (tests)")
+@click.option("--events-topic", default=None, hidden=True, help="topic for rejections (tests)")
+def submit(file: Path, fmt: str | None, progress: bool | None, postings_topic: str | None,
+           events_topic: str | None) -> None:
+    """Validate each row of FILE (JSONL or CSV) and produce it to `postings`; a bad row
+    becomes a PostingRejected event with its line number. Prints the counts."""
+    from producers.ingest import submit_file
+    from wavestream.config import KafkaSettings
+
+    summary = submit_file(file, KafkaSettings.from_env(), fmt=fmt, progress=progress,
+                          postings_topic=postings_topic, events_topic=events_topic)
+    for line in summary.lines():
+        click.echo(line)
+
+
+@click.group("command")
+@click.option("--topic", default=None, hidden=True, help="topic for commands (tests)")
+@click.pass_context
+def command(ctx: click.Context, topic: str | None) -> None:
+    """Send an interaction command (rerun, decide, cancel) to `commands`."""
+    ctx.obj = {"topic": topic}
+
+
+_by = click.option("--by", "issued_by", default=None, help="who issues it (default: the current user)")
+_id = click.option("--command-id", default=None, help="explicit id: re-sending it is handled once")
+
+
+def _send(action: str, posting_id: str, **fields) -> None:
+    from producers.command import build_command, send_command
+    from wavestream.config import KafkaSettings
+
+    cmd = build_command(action, posting_id, **fields)
+    topic = (click.get_current_context().obj or {}).get("topic")
+    send_command(cmd, KafkaSettings.from_env(), topic=topic)
+    click.echo(f"sent {action} {cmd['command_id']} for posting {cmd['posting_id']}")
+
+
+@command.command("rerun")
+@click.argument("posting_id")
+@click.option("--stage", required=True, help="the stage to run again")
+@click.option("--reason", default=None)
+@_by
+@_id
+def rerun(posting_id: str, stage: str, reason: str | None, issued_by: str | None, command_id: str | None) -> None:
+    """Run STAGE again for POSTING_ID."""
+    _send("rerun", posting_id, stage=stage, reason=reason, issued_by=issued_by, command_id=command_id)
+
+
+@command.command("decide")
+@click.argument("posting_id")
+@click.argument("decision")
+@click.option("--stage", required=True, help="the human stage the posting waits on")
+@click.option("--reason", default=None)
+@_by
+@_id
+def decide(posting_id: str, decision: str, stage: str, reason: str | None, issued_by: str | None,
+           command_id: str | None) -> None:
+    """Resolve POSTING_ID waiting on a human stage with DECISION."""
+    _send("decide", posting_id, decision=decision, stage=stage, reason=reason, issued_by=issued_by,
+          command_id=command_id)
+
+
+@command.command("cancel")
+@click.argument("posting_id")
+@click.option("--reason", default=None)
+@_by
+@_id
+def cancel(posting_id: str, reason: str | None, issued_by: str | None, command_id: str | None) -> None:
+    """Cancel POSTING_ID: workers skip its pending commands."""
+    _send("cancel", posting_id, reason=reason, issued_by=issued_by, command_id=command_id)
+
+
+COMMANDS = (submit, command)
