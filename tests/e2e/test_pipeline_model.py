@@ -1,0 +1,103 @@
+"""The default workflow end to end on a real broker with the real SmolLM2 model: three
+postings submitted with `wavestream submit`'s code path, the ingest router and one
+worker process per stage; every posting completes once with a non-empty summary,
+grounded skills and a score in 1..10."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from consumers.contracts import occurs
+from producers.ingest import submit_file
+from tests.e2e.test_llm_actor import example_postings
+from tests.integration.test_worker_helpers import EventLog, Procs, counts, create_workflow_topics
+from wavestream import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+pytest.importorskip("llama_cpp")
+
+LLM_STAGES = ("summarize", "extract_skills", "score")
+
+
+def renamed_default_workflow(tmp_path: Path, suffix: str) -> tuple[Path, dict[str, str]]:
+    """workflows/default.yaml with every stage renamed ``<stage>_<suffix>`` (own topics
+    and consumer groups for this test); prompts, branches, entry points follow."""
+    doc = yaml.safe_load((PROJECT_ROOT / "workflows" / "default.yaml").read_text())
+    names = {name: f"{name}_{suffix}" for name in doc["stages"]}
+
+    def rename(stage: str) -> str:
+        return names.get(stage, stage)
+
+    stages = {}
+    for name, stage in doc["stages"].items():
+        stage = dict(stage)
+        if stage.get("prompt"):
+            stage["prompt"] = re.sub(r"\{outputs\.([A-Za-z_][A-Za-z0-9_]*)\}",
+                                     lambda m: "{outputs.%s}" % rename(m.group(1)), stage["prompt"])
+        stage["branches"] = [{**b, "next": rename(b["next"])} for b in stage.get("branches", [])]
+        stages[rename(name)] = stage
+    doc["stages"] = stages
+    doc["error_handler"] = rename(doc["error_handler"])
+    doc["entry_points"] = [{**e, "stage": rename(e["stage"]),
+                            **({"outputs": {rename(k): v for k, v in e["outputs"].items()}} if "outputs" in e else {})}
+                           for e in doc["entry_points"]]
+    doc["name"] = f"{doc['name']}-{suffix}"
+    path = tmp_path / "default-renamed.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path, names
+
+
+def test_default_workflow_through_the_workers(kafka_settings, kafka_bootstrap, tmp_path: Path):
+    suffix = uuid.uuid4().hex[:8]
+    workflow, names = renamed_default_workflow(tmp_path, suffix)
+    create_workflow_topics(kafka_settings, workflow)
+    postings = [{k: v for k, v in p.items() if k not in ("submitted_at", "source")} | {
+        "posting_id": f"{p['posting_id']}-{suffix}", "attributes": {}} for p in example_postings()]
+    ids = [p["posting_id"] for p in postings]
+    source = tmp_path / "three.jsonl"
+    source.write_text("".join(json.dumps({k: v for k, v in p.items() if v is not None}) + "\n" for p in postings))
+
+    procs = Procs(kafka_bootstrap, tmp_path)
+    log = EventLog(kafka_settings, ids)
+    try:
+        procs.start("router", "router", "--workflow", str(workflow), "--instance-id", f"r-{suffix}")
+        for stage in names.values():
+            procs.start(stage, "worker", "--stage", stage, "--workflow", str(workflow), "--instance-id", "1",
+                        "--batch", "3", "--batch-ms", "2000")
+        summary = submit_file(source, kafka_settings, progress=False)
+        assert (summary.accepted, summary.rejected) == (3, 0)
+        log.wait_for(lambda l: {e["posting_id"] for e in l.of("PostingCompleted")} >= set(ids), procs,
+                     max_rounds=3000, what="3 completions with the real model")
+        log.settle()
+        for name in list(procs.procs):
+            assert procs.terminate(name) == 0, procs.log(name)[-3000:]
+    finally:
+        log.close()
+        procs.kill_all()
+
+    seen = counts(log.events)
+    assert all(n == 1 for n in seen.values()), [k for k, n in seen.items() if n != 1]
+    completed = {(e["posting_id"], e["stage"]): e["payload"] for e in log.of("InteractionCompleted")}
+    assert not log.of("InteractionFailed"), log.of("InteractionFailed")
+    for posting in postings:
+        pid = posting["posting_id"]
+        out = {stage: completed[(pid, names[stage])] for stage in LLM_STAGES}
+        assert out["summarize"]["output"].strip()
+        skills = json.loads(out["extract_skills"]["output"])
+        assert isinstance(skills, list) and skills
+        assert all(isinstance(s, str) and occurs(s, posting["description"]) for s in skills), skills
+        score = json.loads(out["score"]["output"])
+        assert isinstance(score["value"], int) and 1 <= score["value"] <= 10
+        for payload in out.values():
+            assert payload["actor_kind"] == "llm" and payload["model_file"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
+            assert payload["prompt_tokens"] > 0 and payload["completion_tokens"] > 0
+            assert len(payload["model_sha256"]) == 64 and len(payload["prompt_sha256"]) == 64
+        final = [e for e in log.of("PostingCompleted") if e["posting_id"] == pid]
+        assert final[0]["payload"]["final_stage"] == names["score"]
