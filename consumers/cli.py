@@ -40,7 +40,10 @@ def validate(file: Path, strict: bool) -> None:
 def _run_loop(loop) -> None:
     from consumers.worker import install_stop_signals
 
+    from wavestream import metrics
+
     install_stop_signals(loop)
+    metrics.serve()
     loop.run()
 
 

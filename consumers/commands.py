@@ -115,5 +115,6 @@ def build_command_processor(settings: KafkaSettings, workflow: Workflow, *, inst
     worker_id = f"wavestream-commands-{workflow.name}-{instance}"
     handler = CommandHandler(workflow, codec, worker_id, CommandLookup(settings, codec), cancels)
     config = LoopConfig(group_id=f"wavestream-commands-{workflow.name}", topics=[COMMANDS],
-                        transactional_id=worker_id, batch_size=batch_size, poll_s=poll_s)
+                        transactional_id=worker_id, batch_size=batch_size, poll_s=poll_s,
+                        component="command-processor")
     return TransactionalLoop(settings, config, handler, codec, logger=bind(log, worker_id=worker_id))

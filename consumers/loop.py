@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping, Protocol
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from consumers.deadletter import deadletter_record
+from wavestream import metrics
 from wavestream.clients import build_consumer, build_producer
 from wavestream.codec import TRANSIENT_REASONS, AvroCodec, record_for_topic
 from wavestream.config import KafkaSettings
@@ -98,6 +99,9 @@ class LoopConfig:
     group_instance_id: str | None = None
     transaction_timeout_ms: int = 60_000
     consumer_overrides: Mapping[str, Any] = field(default_factory=dict)
+    component: str = "worker"  # metrics labels: which process kind, and its stage (if any)
+    stage: str = ""
+    lag_interval_s: float = 5.0
 
 
 @dataclass
@@ -107,6 +111,7 @@ class _Batch:
     deferred: dict[TxnKey, tuple[int, float]] = field(default_factory=dict)
     first: dict[TxnKey, int] = field(default_factory=dict)
     handled: int = 0
+    deadlettered: dict[str, int] = field(default_factory=dict)  # reason -> count
 
 
 class TransactionalLoop:
@@ -125,6 +130,7 @@ class TransactionalLoop:
         self._paused_all = False
         self._assignment_changed = False
         self._aborts_in_a_row = 0
+        self._lag_due = 0.0
         self.stats = {"records": 0, "deadlettered": 0, "deferred": 0, "aborted": 0, "transactions": 0}
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -178,6 +184,7 @@ class TransactionalLoop:
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         self._assignment_changed = True
+        self._lag_due = 0.0  # report the new partitions' lag at the next chance
         self.log.info("assigned %s", _names(partitions))
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
@@ -198,6 +205,7 @@ class TransactionalLoop:
         records = [m for m in msgs if not self._is_error(m)]
         if not records:
             return 0
+        started = time.monotonic()
         try:
             batch = self._process(records)
             if batch.positions:
@@ -216,6 +224,7 @@ class TransactionalLoop:
             return 0
         self._aborts_in_a_row = 0
         self._after_commit(batch)
+        metrics.BATCH_DURATION.labels(self.config.component).observe(time.monotonic() - started)
         return batch.handled
 
     def _process(self, records: list[Any]) -> _Batch:
@@ -229,7 +238,7 @@ class TransactionalLoop:
             if self._stopping or self._clock() > deadline or (self.gate is not None and not self.gate.admits()):
                 batch.held[key] = msg.offset()
                 continue
-            outcome = self._handle(msg)
+            outcome = self._handle(msg, batch)
             if outcome.defer_until is not None:
                 batch.deferred[key] = (msg.offset(), outcome.defer_until)
                 continue
@@ -239,15 +248,17 @@ class TransactionalLoop:
             batch.handled += 1
         return batch
 
-    def _handle(self, msg: Any) -> Outcome:
+    def _handle(self, msg: Any, batch: _Batch) -> Outcome:
         try:
             decoded = self.codec.decode(msg.value(), record_for_topic(msg.topic()))
             return self.handler.handle(msg, decoded.value)
         except CodecError as exc:
             if exc.reason in TRANSIENT_REASONS:
                 raise TransientRecordError(str(exc)) from exc
+            batch.deadlettered[exc.reason] = batch.deadlettered.get(exc.reason, 0) + 1
             return self._deadletter(msg, exc)
         except PoisonRecord as exc:
+            batch.deadlettered["poison"] = batch.deadlettered.get("poison", 0) + 1
             return self._deadletter(msg, exc)
 
     def _deadletter(self, msg: Any, exc: Exception) -> Outcome:
@@ -286,6 +297,10 @@ class TransactionalLoop:
 
     def _after_commit(self, batch: _Batch) -> None:
         self.stats["records"] += batch.handled
+        # Counted only once the transaction committed: an aborted batch is redone.
+        metrics.PROCESSED.labels(self.config.component, self.config.stage).inc(batch.handled)
+        for reason, count in batch.deadlettered.items():
+            metrics.DEADLETTERED.labels(self.config.component, reason).inc(count)
         for (topic, partition), offset in batch.held.items():
             self._seek(TopicPartition(topic, partition, offset))
         for (topic, partition), (offset, until) in batch.deferred.items():
@@ -305,8 +320,11 @@ class TransactionalLoop:
 
     def _maintain(self) -> None:
         """Resume what is due: every partition when the gate admits again, a deferred
-        partition when its time has come."""
+        partition when its time has come. Refresh the lag gauge now and then."""
         now = self._clock()
+        if now >= self._lag_due:
+            self._lag_due = now + self.config.lag_interval_s
+            metrics.record_lag(self.config.component, self.consumer, self.consumer.assignment())
         if self._paused_all:
             if self.gate.admits():
                 resume = [TopicPartition(t, p) for t, p in self._assigned() if (t, p) not in self._deferred]

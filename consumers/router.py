@@ -84,5 +84,6 @@ def build_router(settings: KafkaSettings, workflow: Workflow, *, instance: str, 
     worker_id = f"wavestream-router-{workflow.name}-{instance}"
     handler = RouterHandler(workflow, AvroCodec.from_settings(settings), worker_id)
     config = LoopConfig(group_id=f"wavestream-router-{workflow.name}", topics=[POSTINGS],
-                        transactional_id=worker_id, batch_size=batch_size, batch_max_s=batch_max_s, poll_s=poll_s)
+                        transactional_id=worker_id, batch_size=batch_size, batch_max_s=batch_max_s, poll_s=poll_s,
+                        component="router")
     return TransactionalLoop(settings, config, handler, handler.codec, logger=bind(log, worker_id=worker_id))

@@ -21,6 +21,7 @@ from consumers.exceptions import ActorError, WorkflowError
 from consumers.loop import LoopConfig, Out, Outcome, PoisonRecord, TransactionalLoop
 from consumers.routing import Context, Emission, completed, event, failed
 from consumers.workflow import DONE, Stage, Workflow
+from wavestream import metrics
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
 from wavestream.logs import bind
@@ -81,10 +82,15 @@ class StageHandler:
             result = self.actor.run(command)
         except ActorError as exc:
             duration_ms = int((time.monotonic() - started) * 1000)
-            emission, _ = failed(self.ctx, command, self.stage, self.actor, exc, duration_ms, self._now_ms())
+            emission, retrying = failed(self.ctx, command, self.stage, self.actor, exc, duration_ms, self._now_ms())
             self._count(emission, command, exc)
+            # Attempt-level metrics: an aborted transaction's attempt is counted too.
+            metrics.FAILED.labels("worker", self.stage.name, "retryable" if exc.retryable else "permanent").inc()
+            if retrying:
+                metrics.RETRIED.labels("worker", self.stage.name).inc()
             return emission
         duration_ms = int((time.monotonic() - started) * 1000)
+        metrics.STAGE_DURATION.labels(self.stage.name, self.actor.name).observe(duration_ms / 1000)
         if getattr(self.actor, "awaits_decision", False):
             return Emission([event(self.ctx, command, "AwaitingDecision",
                                    {"stage": self.stage.name, "prompt": result.output}, now_ms=self._now_ms())])
@@ -97,11 +103,13 @@ class StageHandler:
         now_ms = self._now_ms()
         if error is not None and error.retryable:
             if self.circuit.record_failure():
+                metrics.set_circuit(self.actor.name, "open")
                 self.log.warning("circuit opened after %d failures", self.circuit.failures)
                 emission.events.append(event(self.ctx, command, "CircuitOpened", {
                     "actor_name": self.actor.name, "failures": self.circuit.failures,
                     "open_until": int(self.circuit.open_until * 1000)}, now_ms=now_ms))
         elif self.circuit.record_success():
+            metrics.set_circuit(self.actor.name, "closed")
             self.log.info("circuit closed after a successful probe")
             emission.events.append(event(self.ctx, command, "CircuitClosed", {"actor_name": self.actor.name},
                                          now_ms=now_ms))
@@ -185,6 +193,7 @@ def build_worker(settings: KafkaSettings, workflow_path: Path, options: WorkerOp
         transactional_id=options.transactional_id, batch_size=options.batch_size, batch_max_s=options.batch_max_s,
         poll_s=options.poll_s, group_instance_id=options.transactional_id if options.static_membership else None,
         transaction_timeout_ms=int(max(60.0, options.batch_max_s + timeout_s + 30.0) * 1000),
+        component="worker", stage=stage.name,
     )
     return TransactionalLoop(settings, config, handler, handler.codec, gate=circuit,
                              logger=bind(log, stage=stage.name, worker_id=worker_id))

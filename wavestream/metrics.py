@@ -80,18 +80,19 @@ def serve(port: int | None = None, *, addr: str = "0.0.0.0") -> int | None:
 
 
 def record_lag(component: str, consumer: Any, partitions: Iterable[Any]) -> None:
-    """Set the lag gauge of each assigned partition from its position and high-water mark.
+    """Set the lag gauge of each assigned partition: high-water mark minus position.
 
-    Lag is a diagnostic: a partition whose offsets cannot be read right now is skipped.
+    A partition without a position yet (nothing fetched) counts from its low-water mark,
+    as ``auto.offset.reset=earliest`` will. Lag is a diagnostic: a partition whose
+    offsets cannot be read right now is skipped.
     """
     for tp in consumer.position(list(partitions)):
-        if tp.offset < 0:
-            continue
         try:
-            _low, high = consumer.get_watermark_offsets(tp, timeout=1, cached=True)
+            low, high = consumer.get_watermark_offsets(tp, timeout=1, cached=False)
         except Exception:  # noqa: BLE001 - lag is best effort; the records themselves are safe
             continue
-        CONSUMER_LAG.labels(component, tp.topic, str(tp.partition)).set(max(high - tp.offset, 0))
+        position = tp.offset if tp.offset >= 0 else low
+        CONSUMER_LAG.labels(component, tp.topic, str(tp.partition)).set(max(high - position, 0))
 
 
 def set_circuit(actor: str, state: str) -> None:

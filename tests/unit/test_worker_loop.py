@@ -40,6 +40,8 @@ class Consumer:
     def consumer_group_metadata(self): return "group-metadata"
     def assignment(self): return [TopicPartition("stage.s", 0), TopicPartition("stage.s.retry", 0)]
     def committed(self, tps, timeout): return [TopicPartition(t.topic, t.partition, self.committed_offset) for t in tps]
+    def position(self, tps): return [TopicPartition(t.topic, t.partition, self.committed_offset) for t in tps]
+    def get_watermark_offsets(self, tp, timeout=None, cached=False): return (0, self.committed_offset + 3)
     def seek(self, tp): self.calls.append(("seek", tp.topic, tp.partition, tp.offset))
     def pause(self, tps): self.calls.append(("pause", sorted((t.topic, t.partition) for t in tps)))
     def resume(self, tps): self.calls.append(("resume", sorted((t.topic, t.partition) for t in tps)))
@@ -198,3 +200,21 @@ def test_stop_finishes_the_record_in_hand_and_commits():
     assert holder["loop"].run_once() == 1
     assert producer.calls[-2:] == [("offsets", [("stage.s", 0, 2)]), "commit"]
     assert consumer.calls == [("seek", "stage.s", 0, 2)]
+
+
+def _sample(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_metrics_count_committed_batches_only():
+    labels = {"component": "worker", "stage": ""}
+    before = _sample("wavestream_records_processed_total", **labels)
+    _loop(Consumer([[Msg(5), Msg(6)]]), Producer()).run_once()
+    assert _sample("wavestream_records_processed_total", **labels) == before + 2
+    aborting = Producer(fail_commit=KafkaError(KafkaError._STATE, "x", txn_requires_abort=True))
+    _loop(Consumer([[Msg(7)]], committed=7), aborting).run_once()
+    assert _sample("wavestream_records_processed_total", **labels) == before + 2
+    # The lag gauge was refreshed from position and high-water mark (fake: 3 behind).
+    assert _sample("wavestream_consumer_lag", component="worker", topic="stage.s", partition="0") == 3
