@@ -32,7 +32,7 @@ _schema_option = click.option(
 @click.option("--migrate/--no-migrate", default=True, show_default=True,
               help="apply pending migrations to the schema first (needs the schema owner's rights)")
 @click.option("--metrics-port", default=None, type=click.IntRange(0, 65535),
-              help="serve Prometheus metrics on this port (/metrics)")
+              help="serve Prometheus metrics on this port (/metrics); default: WAVESTREAM_METRICS_PORT")
 @click.option("--until-caught-up", is_flag=True,
               help="exit once the topic is applied up to its end at start (drains; for jobs and tests)")
 def projector_cmd(schema: str, topic: str, group_id: str, instance_id: str | None, batch_size: int, batch_timeout_s: float,
@@ -45,8 +45,11 @@ def projector_cmd(schema: str, topic: str, group_id: str, instance_id: str | Non
     from projector.pgschema import migrate_schema
     from wavestream.config import KafkaSettings, PostgresSettings
     from wavestream.db import connect
+    from wavestream.metrics import metrics_port as configured_metrics_port
 
     kafka, postgres = KafkaSettings.from_env(), PostgresSettings.from_env()
+    if metrics_port is None:
+        metrics_port = configured_metrics_port()
     if migrate:
         conn = connect(postgres, application_name="wavestream-migrate")
         try:
