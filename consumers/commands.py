@@ -21,8 +21,8 @@ import logging
 import time
 from typing import Any, Callable
 
-from consumers.loop import LoopConfig, Out, Outcome, TransactionalLoop
-from consumers.routing import Context, Emission, route_decision, stage_command
+from consumers.loop import LoopConfig, Outcome, TransactionalLoop
+from consumers.routing import Context, Emission, route_decision, stage_command, to_outcome
 from consumers.workflow import Workflow
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
@@ -89,9 +89,7 @@ class CommandHandler:
         return self._outcome(Emission([rejected]), command["posting_id"])
 
     def _outcome(self, emission: Emission, key: str) -> Outcome:
-        outs = [Out(EVENTS, key, self.codec.encode("InteractionEvent", e, topic=EVENTS)) for e in emission.events]
-        outs += [Out(topic, key, self.codec.encode("StageCommand", c, topic=topic)) for topic, c in emission.commands]
-        return Outcome(tuple(outs))
+        return to_outcome(self.codec, emission, key, log)
 
 
 def build_command_processor(settings: KafkaSettings, workflow: Workflow, *, instance: str, batch_size: int = 50,

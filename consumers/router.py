@@ -12,8 +12,8 @@ import logging
 import time
 from typing import Any, Callable
 
-from consumers.loop import LoopConfig, Out, Outcome, TransactionalLoop
-from consumers.routing import Context, stage_command
+from consumers.loop import LoopConfig, Outcome, TransactionalLoop
+from consumers.routing import Context, Emission, stage_command, to_outcome
 from consumers.workflow import Workflow
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
@@ -63,10 +63,8 @@ class RouterHandler:
             commands.append(stage_command(self.ctx, cause_id=received["event_id"], stage=entry.stage,
                                           posting=posting, correlation_id=correlation_id, outputs=seeded,
                                           now_ms=now_ms))
-        outs = [Out(EVENTS, posting_id, self.codec.encode("InteractionEvent", e, topic=EVENTS)) for e in events]
-        outs += [Out(stage_topic(c["stage"]), posting_id,
-                     self.codec.encode("StageCommand", c, topic=stage_topic(c["stage"]))) for c in commands]
-        return Outcome(tuple(outs))
+        emission = Emission(events, [(stage_topic(c["stage"]), c) for c in commands])
+        return to_outcome(self.codec, emission, posting_id, log)
 
 
 def build_router(settings: KafkaSettings, workflow: Workflow, *, instance: str, batch_size: int = 100,

@@ -9,14 +9,17 @@ event that caused it. Every event carries the workflow's sha256.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from consumers.actors.base import ActorResult
 from consumers.exceptions import ActorError
+from consumers.loop import Out, Outcome
 from consumers.workflow import DONE, FAILURE_KEY, Branch, Stage, Workflow
+from wavestream.codec import AvroCodec
 from wavestream.events import command_id, make_event, sha256_hex
-from wavestream.topics import retry_topic, stage_topic
+from wavestream.topics import EVENTS, retry_topic, stage_topic
 
 
 @dataclass
@@ -25,6 +28,24 @@ class Emission:
 
     events: list[dict[str, Any]] = field(default_factory=list)
     commands: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def to_outcome(codec: AvroCodec, emission: Emission, key: str,
+               logger: logging.Logger | logging.LoggerAdapter) -> Outcome:
+    """The records to produce for ``emission``, keyed by posting id; logs one JSON line
+    per event (it becomes a fact only if the transaction commits).
+
+    Raises:
+        CodecError: an event or command does not encode (the loop dead-letters the input).
+    """
+    outs = []
+    for e in emission.events:
+        outs.append(Out(EVENTS, key, codec.encode("InteractionEvent", e, topic=EVENTS)))
+        logger.info("emit %s", e["event_type"], extra={
+            "posting_id": e["posting_id"], "stage": e["stage"], "correlation_id": e["correlation_id"],
+            "event_id": e["event_id"], "event_type": e["event_type"], "attempt": e["attempt"]})
+    outs += [Out(topic, key, codec.encode("StageCommand", c, topic=topic)) for topic, c in emission.commands]
+    return Outcome(tuple(outs))
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from typing import Any, Callable, Mapping
 
 from consumers.circuit import CircuitBreaker
 from consumers.exceptions import ActorError, WorkflowError
-from consumers.loop import LoopConfig, Out, Outcome, PoisonRecord, TransactionalLoop
-from consumers.routing import Context, Emission, completed, event, failed
+from consumers.loop import LoopConfig, Outcome, PoisonRecord, TransactionalLoop
+from consumers.routing import Context, Emission, completed, event, failed, to_outcome
 from consumers.workflow import DONE, Stage, Workflow
 from wavestream import metrics
 from wavestream.codec import AvroCodec
@@ -115,10 +115,7 @@ class StageHandler:
                                          now_ms=now_ms))
 
     def _outcome(self, emission: Emission, command: Mapping[str, Any]) -> Outcome:
-        key = command["posting_id"]
-        outs = [Out(EVENTS, key, self.codec.encode("InteractionEvent", e, topic=EVENTS)) for e in emission.events]
-        outs += [Out(topic, key, self.codec.encode("StageCommand", c, topic=topic)) for topic, c in emission.commands]
-        return Outcome(tuple(outs))
+        return to_outcome(self.codec, emission, command["posting_id"], self.log)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
