@@ -16,7 +16,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 
-from wavestream.clients import build_consumer
+from wavestream.clients import build_consumer, high_watermarks
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
 from wavestream.exceptions import CodecError, KafkaClientError
@@ -40,14 +40,11 @@ class CancelRegistry:
         """Read ``commands`` from the beginning up to its current end.
 
         Raises:
-            KafkaException: the topic's metadata or watermarks cannot be read.
-            KafkaClientError: the end was not reached after many rounds.
+            KafkaClientError: the topic's offsets cannot be read, or its end was not
+                reached after many rounds.
         """
-        meta = self.consumer.list_topics(COMMANDS, timeout=_TIMEOUT_S).topics[COMMANDS]
-        ends = {}
-        for p in meta.partitions:
-            ends[p] = self.consumer.get_watermark_offsets(TopicPartition(COMMANDS, p), timeout=_TIMEOUT_S)[1]
-        self.consumer.assign([TopicPartition(COMMANDS, p, OFFSET_BEGINNING) for p in meta.partitions])
+        ends = high_watermarks(self.consumer, COMMANDS)
+        self.consumer.assign([TopicPartition(COMMANDS, p, OFFSET_BEGINNING) for p in ends])
         for _ in range(_CATCH_UP_ROUNDS):
             # position(), not the last record seen: transaction markers take offsets too
             if all(self._position(p) >= end for p, end in ends.items() if end > 0):

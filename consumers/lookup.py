@@ -15,7 +15,7 @@ from typing import Any
 
 from confluent_kafka import TopicPartition
 
-from wavestream.clients import build_consumer
+from wavestream.clients import build_consumer, watermark_offsets
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
 from wavestream.exceptions import CodecError, KafkaClientError
@@ -53,7 +53,7 @@ class CommandLookup:
     def _scan(self, partitions: list[TopicPartition], posting_id: str) -> dict[str, Any] | None:
         best: dict[str, Any] | None = None
         for tp in partitions:
-            low, high = self.consumer.get_watermark_offsets(tp, timeout=_TIMEOUT_S)
+            low, high = watermark_offsets(self.consumer, tp)
             for command in self._read(TopicPartition(tp.topic, tp.partition, low), high):
                 if command["posting_id"] == posting_id and (best is None or _issued(command) >= _issued(best)):
                     best = command

@@ -34,7 +34,7 @@ from projector.metrics import ProjectorMetrics
 from projector.pgschema import DEFAULT_SCHEMA, connect_schema
 from projector.records import PROJECTION, decode_messages
 from projector.repository import BEGINNING, BULK_THRESHOLD, ApplyResult, Repository
-from wavestream.clients import build_admin, build_consumer
+from wavestream.clients import build_admin, build_consumer, high_watermarks
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings, PostgresSettings
 from wavestream.db import Connection
@@ -302,13 +302,7 @@ class Projector:
     # ------------------------------------------------------------------ progress
 
     def _high_watermarks(self, consumer: Any) -> dict[int, int]:
-        topic = self.options.topic
-        metadata = consumer.list_topics(topic, timeout=30)
-        targets = {}
-        for p in metadata.topics[topic].partitions:
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30, cached=False)
-            targets[p] = high
-        return targets
+        return high_watermarks(consumer, self.options.topic)
 
     def _caught_up(self) -> bool:
         assert self._targets is not None

@@ -36,7 +36,7 @@ from projector.pgschema import (DEFAULT_SCHEMA, check_schema_name, checksums, co
                                 schema_exists)
 from projector.records import PROJECTION, decode_messages
 from projector.repository import Repository
-from wavestream.clients import build_consumer
+from wavestream.clients import build_consumer, high_watermarks
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings, PostgresSettings
 from wavestream.db import Connection, connect, transaction
@@ -137,11 +137,7 @@ class Replay:
     def targets(self) -> dict[int, int]:
         consumer = build_consumer(self.kafka, "wavestream-replay")
         try:
-            metadata = consumer.list_topics(self.topic, timeout=30).topics.get(self.topic)
-            if metadata is None or metadata.error is not None:
-                raise ReplayError(f"topic {self.topic} does not exist")
-            return {p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=30, cached=False)[1]
-                    for p in sorted(metadata.partitions)}
+            return high_watermarks(consumer, self.topic)
         finally:
             consumer.close()
 

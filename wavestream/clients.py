@@ -8,15 +8,19 @@ idempotence) are set here and win over the environment.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Mapping
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from wavestream.config import KafkaSettings, redact_config
 from wavestream.exceptions import KafkaClientError
 
 log = logging.getLogger(__name__)
+# Right after a topic is created its partitions may have no leader for a moment.
+_LEADER_ERRORS = {KafkaError.LEADER_NOT_AVAILABLE, KafkaError.NOT_LEADER_FOR_PARTITION,
+                  KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TRANSPORT, KafkaError._TIMED_OUT}
 _librdkafka_log = logging.getLogger("wavestream.librdkafka")
 
 
@@ -79,3 +83,40 @@ def build_consumer(settings: KafkaSettings, group_id: str, **kwargs: Any) -> Con
 def build_admin(settings: KafkaSettings, **overrides: Any) -> AdminClient:
     """Raises: KafkaClientError: librdkafka rejected the configuration."""
     return _build(AdminClient, _base(settings, overrides))
+
+
+_WATERMARK_ATTEMPTS = 50
+_WATERMARK_TIMEOUT_S = 10.0
+
+
+def watermark_offsets(consumer: Consumer, tp: TopicPartition) -> tuple[int, int]:
+    """(low, high) of one partition, asked of the broker (not the fetch cache).
+
+    A topic created a moment ago may not have a partition leader yet: retriable errors
+    are retried (bounded) instead of failing the caller's start-up.
+
+    Raises:
+        KafkaClientError: the offsets cannot be read after the retries.
+    """
+    for attempt in range(_WATERMARK_ATTEMPTS):
+        try:
+            return consumer.get_watermark_offsets(tp, timeout=_WATERMARK_TIMEOUT_S, cached=False)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            retriable = isinstance(err, KafkaError) and (err.retriable() or err.code() in _LEADER_ERRORS)
+            if not retriable or attempt == _WATERMARK_ATTEMPTS - 1:
+                raise KafkaClientError(f"cannot read the offsets of {tp.topic}[{tp.partition}]: {exc}") from exc
+            time.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
+def high_watermarks(consumer: Consumer, topic: str) -> dict[int, int]:
+    """partition -> high-water mark of every partition of ``topic``.
+
+    Raises:
+        KafkaClientError: the topic does not exist or its offsets cannot be read.
+    """
+    metadata = consumer.list_topics(topic, timeout=_WATERMARK_TIMEOUT_S * 3).topics.get(topic)
+    if metadata is None or metadata.error is not None:
+        raise KafkaClientError(f"topic {topic} does not exist")
+    return {p: watermark_offsets(consumer, TopicPartition(topic, p))[1] for p in sorted(metadata.partitions)}
