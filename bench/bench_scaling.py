@@ -60,7 +60,11 @@ def main() -> None:
         print(f"{'workers':>7} {'seconds':>8} {'postings/s':>10} {'speed-up':>8}  completions per worker")
         base = None
         for n in args.workers:
-            seconds, per_worker = run(settings, bootstrap, n, args.postings, args.batch, Path(tmp))
+            try:
+                seconds, per_worker = run(settings, bootstrap, n, args.postings, args.batch, Path(tmp))
+            except TimeoutError as exc:
+                print(f"{n:>7} timed out: {exc}", flush=True)
+                continue
             rate = args.postings / seconds
             base = base or rate
             print(f"{n:>7} {seconds:>8.2f} {rate:>10.1f} {rate / base:>7.2f}x  {per_worker}", flush=True)
