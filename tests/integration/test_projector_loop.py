@@ -160,7 +160,7 @@ def test_sigterm_finishes_the_batch_and_exits_cleanly(kafka_settings, topic, db,
     codec = AvroCodec()
     produce(kafka_settings, topic, encode_events(codec, synthetic_events(500, seed=2)))
     env = {**os.environ, "WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
-           "WAVESTREAM_PG_DSN": db, "WAVESTREAM_LOG_LEVEL": "INFO"}
+           "WAVESTREAM_PG_DSN": db, "WAVESTREAM_LOG_LEVEL": "INFO", "WAVESTREAM_LOG_FORMAT": "json"}
     from wavestream.stack.process import free_port
 
     port = free_port()
