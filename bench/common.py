@@ -138,7 +138,8 @@ class Workers:
     def __init__(self, bootstrap: str, log_dir: Path) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("WAVESTREAM_KAFKA_")}
         self.env.update(WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS=bootstrap, WAVESTREAM_LOG_FORMAT="text",
-                        WAVESTREAM_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT),
+                        WAVESTREAM_LOG_LEVEL="WARNING",
+                        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                         WAVESTREAM_KAFKA_SESSION_TIMEOUT_MS="6000", WAVESTREAM_KAFKA_HEARTBEAT_INTERVAL_MS="1000")
         self.log_dir, self.procs = log_dir, {}
 
