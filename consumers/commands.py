@@ -21,7 +21,8 @@ import logging
 import time
 from typing import Any, Callable
 
-from consumers.loop import LoopConfig, Outcome, TransactionalLoop
+from consumers.loop import LoopConfig, TransactionalLoop
+from consumers.outcome import Outcome
 from consumers.routing import Context, Emission, route_decision, stage_command, to_outcome
 from consumers.workflow import Workflow
 from wavestream.codec import AvroCodec

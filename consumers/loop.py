@@ -24,16 +24,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from consumers.deadletter import deadletter_record
+from consumers.outcome import Gate, Handler, Out, Outcome, PoisonRecord, TransientRecordError, WorkerFenced
 from wavestream import metrics
 from wavestream.clients import build_consumer, build_producer
 from wavestream.codec import TRANSIENT_REASONS, AvroCodec, record_for_topic
 from wavestream.config import KafkaSettings
-from wavestream.exceptions import CodecError, WavestreamError
+from wavestream.exceptions import CodecError
 
 log = logging.getLogger(__name__)
 TxnKey = tuple[str, int]
@@ -41,51 +42,6 @@ _FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PR
 _OP_TIMEOUT_S = 30.0
 _OP_RETRIES = 5
 _MAX_BACKOFF_S = 5.0
-
-
-@dataclass(frozen=True)
-class Out:
-    """One record to produce inside the transaction."""
-
-    topic: str
-    key: str | bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]] | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What handling a record produced; ``defer_until`` (epoch seconds) means "not yet":
-    nothing is produced and the record is consumed again when due."""
-
-    outputs: tuple[Out, ...] = ()
-    defer_until: float | None = None
-
-
-class PoisonRecord(WavestreamError):
-    """A decodable record the handler can never process (e.g. sent to the wrong stage):
-    it goes to the dead-letter topic."""
-
-
-class WorkerFenced(WavestreamError):
-    """A newer instance with the same transactional.id took over: this one must stop."""
-
-
-class TransientRecordError(WavestreamError):
-    """The record may decode later (e.g. the schema registry is down): abort and retry."""
-
-
-class Handler(Protocol):
-    def handle(self, msg: Any, value: dict[str, Any]) -> Outcome:
-        """Raises PoisonRecord or CodecError for a record to dead-letter; KafkaException
-        (or anything else) aborts the transaction."""
-        ...
-
-
-class Gate(Protocol):
-    def admits(self) -> bool: ...
-
-    def blocked_until(self) -> float | None: ...
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from consumers.actors.base import ActorResult
 from consumers.exceptions import ActorError
-from consumers.loop import Out, Outcome
+from consumers.outcome import Out, Outcome
 from consumers.workflow import DONE, FAILURE_KEY, Branch, Stage, Workflow
 from wavestream.codec import AvroCodec
 from wavestream.events import command_id, make_event, sha256_hex

@@ -18,7 +18,8 @@ from typing import Any, Callable, Mapping
 
 from consumers.circuit import CircuitBreaker
 from consumers.exceptions import ActorError, WorkflowError
-from consumers.loop import LoopConfig, Outcome, PoisonRecord, TransactionalLoop
+from consumers.loop import LoopConfig, TransactionalLoop
+from consumers.outcome import Outcome, PoisonRecord
 from consumers.routing import Context, Emission, completed, event, failed, to_outcome
 from consumers.workflow import DONE, Stage, Workflow
 from wavestream import metrics

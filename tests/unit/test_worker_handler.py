@@ -11,7 +11,7 @@ import yaml
 
 from consumers.actors.script import ScriptActor
 from consumers.circuit import CircuitBreaker
-from consumers.loop import PoisonRecord
+from consumers.outcome import PoisonRecord
 from consumers.router import RouterHandler
 from consumers.worker import StageHandler, required_topics
 from consumers.workflow import RetryPolicy, load_workflow

@@ -10,7 +10,8 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 import consumers.loop as loop_module
-from consumers.loop import LoopConfig, Out, Outcome, PoisonRecord, TransactionalLoop, WorkerFenced
+from consumers.loop import LoopConfig, TransactionalLoop
+from consumers.outcome import Out, Outcome, PoisonRecord, WorkerFenced
 from wavestream.config import KafkaSettings
 
 pytestmark = pytest.mark.unit
