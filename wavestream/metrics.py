@@ -82,16 +82,19 @@ def serve(port: int | None = None, *, addr: str = "0.0.0.0") -> int | None:
 def record_lag(component: str, consumer: Any, partitions: Iterable[Any]) -> None:
     """Set the lag gauge of each assigned partition: high-water mark minus position.
 
-    A partition without a position yet (nothing fetched) counts from its low-water mark,
-    as ``auto.offset.reset=earliest`` will. Lag is a diagnostic: a partition whose
-    offsets cannot be read right now is skipped.
+    Uses the watermarks cached from fetch responses: asking the broker would block the
+    consumer loop behind its own fetches. A partition without a position yet counts from
+    its low-water mark, as ``auto.offset.reset=earliest`` will; one whose watermarks are
+    not known yet is skipped until the next refresh.
     """
     for tp in consumer.position(list(partitions)):
         try:
-            low, high = consumer.get_watermark_offsets(tp, timeout=1, cached=False)
+            low, high = consumer.get_watermark_offsets(tp, cached=True)
         except Exception:  # noqa: BLE001 - lag is best effort; the records themselves are safe
             continue
         position = tp.offset if tp.offset >= 0 else low
+        if high < 0 or position < 0:
+            continue
         CONSUMER_LAG.labels(component, tp.topic, str(tp.partition)).set(max(high - position, 0))
 
 
