@@ -2,7 +2,7 @@
 processor (DESIGN §5).
 
 Each iteration consumes up to ``batch_size`` records (read_committed, no auto commit,
-cooperative-sticky), and for each record in order: decodes it (undecodable ->
+cooperative-sticky unless the config overrides it; stage workers use range), and for each record in order: decodes it (undecodable ->
 ``deadletter``, same transaction), asks the handler for an :class:`Outcome`, produces its
 outputs inside one transaction, then sends the consumed positions with the consumer's
 group metadata (KIP-447) and commits. A batch is bounded by count and by time.

@@ -192,6 +192,12 @@ def build_worker(settings: KafkaSettings, workflow_path: Path, options: WorkerOp
         poll_s=options.poll_s, group_instance_id=options.transactional_id if options.static_membership else None,
         transaction_timeout_ms=int(max(60.0, options.batch_max_s + timeout_s + 30.0) * 1000),
         component="worker", stage=stage.name,
+        # The group reads two topics. cooperative-sticky balances the partition count over
+        # both together and can hand one member every stage.<s> partition and another
+        # only the (mostly idle) retry partitions: measured 2 workers -> [400, 0] postings.
+        # range balances each topic on its own; its rebalances are eager, which the loop
+        # tolerates (no transaction is open inside consume()).
+        consumer_overrides={"partition.assignment.strategy": "range"},
     )
     return TransactionalLoop(settings, config, handler, handler.codec, gate=circuit,
                              logger=bind(log, stage=stage.name, worker_id=worker_id))
