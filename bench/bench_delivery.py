@@ -6,8 +6,8 @@ pre-produced StageCommands in a fresh stage topic of their own:
 
 - exactly-once: :class:`consumers.loop.TransactionalLoop` - per batch
   ``begin_transaction`` -> produce events -> ``send_offsets_to_transaction`` ->
-  ``commit_transaction``, read_committed input (its consumer-lag gauge is switched off:
-  it queries offsets per partition and would be measured instead of the protocol);
+  ``commit_transaction``, read_committed input (its consumer-lag gauge is switched off,
+  so only the delivery protocol is measured);
 - at-least-once: a plain loop written here (the worker has no such mode) - per batch an
   idempotent producer's ``flush()`` then a synchronous offset ``commit()``; a crash
   between the two would re-emit the batch.
