@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from confluent_kafka import KafkaException, TopicPartition  # noqa: E402
 
-from wavestream.clients import build_admin, build_consumer, build_producer  # noqa: E402
+from wavestream.clients import build_admin, build_consumer, build_producer, high_watermarks  # noqa: E402
 from wavestream.codec import AvroCodec  # noqa: E402
 from wavestream.config import KafkaSettings, StackSettings  # noqa: E402
 from wavestream.topics import EVENTS, create_topics, topic_specs, workflow_stages  # noqa: E402
@@ -93,22 +93,9 @@ class Events:
 
     def __init__(self, settings: KafkaSettings) -> None:
         self.consumer = build_consumer(settings, f"bench-reader-{uuid.uuid4().hex[:8]}")
-        parts = self.consumer.list_topics(EVENTS, timeout=30).topics[EVENTS].partitions
-        tps = []
-        for p in parts:
-            tps.append(TopicPartition(EVENTS, p, self._high(TopicPartition(EVENTS, p))))
-        self.consumer.assign(tps)
+        highs = high_watermarks(self.consumer, EVENTS)
+        self.consumer.assign([TopicPartition(EVENTS, p, high) for p, high in highs.items()])
         self.events: list[dict[str, Any]] = []
-
-    def _high(self, tp: TopicPartition) -> int:
-        for attempt in range(50):  # a just-created topic may not have a leader yet
-            try:
-                return self.consumer.get_watermark_offsets(tp, timeout=10)[1]
-            except KafkaException:
-                if attempt == 49:
-                    raise
-                time.sleep(0.2)
-        raise AssertionError("unreachable")
 
     def wait_for(self, event_type: str, posting_ids: set[str], timeout_s: float) -> float:
         """Seconds until every posting in ``posting_ids`` has an ``event_type`` event

@@ -23,7 +23,7 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 from consumers.actors.script import resolve_script
 from consumers.routing import Context, stage_command
 from consumers.workflow import load_workflow
-from wavestream.clients import build_admin, build_consumer, build_producer
+from wavestream.clients import build_admin, build_consumer, build_producer, watermark_offsets
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
 from wavestream.topics import EVENTS, create_topics, topic_specs, workflow_stages
@@ -151,20 +151,10 @@ class TopicReader:
         parts = self.consumer.list_topics(topic, timeout=30).topics[topic].partitions
         tps = []
         for p in parts:
-            high = self._high_watermark(TopicPartition(topic, p))
+            high = watermark_offsets(self.consumer, TopicPartition(topic, p))[1]
             tps.append(TopicPartition(topic, p, OFFSET_BEGINNING if from_beginning else high))
         self.consumer.assign(tps)
         self.records: list[Any] = []
-
-    def _high_watermark(self, tp: TopicPartition) -> int:
-        for attempt in range(50):  # a just-created topic may not have a leader yet
-            try:
-                return self.consumer.get_watermark_offsets(tp, timeout=10)[1]
-            except KafkaException:
-                if attempt == 49:
-                    raise
-                time.sleep(0.2)
-        raise AssertionError("unreachable")
 
     def poll(self, rounds: int = 1) -> list[Any]:
         new = []
