@@ -24,6 +24,7 @@ from projector.pgschema import connect_schema
 from projector.plots import render_plots
 from wavestream import PROJECT_ROOT
 from wavestream.config import LogSettings, PostgresSettings, StackSettings
+from wavestream.db import translate_errors
 from wavestream.exceptions import WavestreamError
 from wavestream.logs import configure_logging
 from wavestream.stack.manager import Stack
@@ -91,9 +92,10 @@ def _start_pipeline(sup: Supervisor) -> None:
 
 
 def _query(sql: str, since: datetime) -> list[tuple]:
+    """Raises: DatabaseError, e.g. while the projector has not created the read models yet."""
     conn = connect_schema(PostgresSettings.from_env(), SCHEMA, application_name="wavestream-demo")
     try:
-        with conn.cursor() as cur:
+        with translate_errors("demo query"), conn.cursor() as cur:
             cur.execute(sql, {"since": since, "source": str(POSTINGS)})
             return cur.fetchall()
     finally:
