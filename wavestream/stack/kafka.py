@@ -203,6 +203,12 @@ class EmbeddedKafka:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            # KIP-848 consumer groups: a member that died is noticed in 10 s, not 45 s
+            # (a development stack; production brokers keep their own settings).
+            "group.consumer.min.session.timeout.ms": "6000",
+            "group.consumer.session.timeout.ms": "10000",
+            "group.consumer.min.heartbeat.interval.ms": "1000",
+            "group.consumer.heartbeat.interval.ms": "1000",
             # Topics are created explicitly by `wavestream topics create`.
             "auto.create.topics.enable": "false",
             "num.partitions": "1",
