@@ -11,7 +11,8 @@ happens to each:
   aborts the batch instead);
 - **handling**: the admitted records go to the handler together
   (``handle_batch``) — or one by one (``handle``) for handlers without it, re-checking
-  admission between records; one :class:`Outcome` per record;
+  admission between records (also when the handler says ``batched`` is False);
+  one :class:`Outcome` per record;
 - **isolation**: a record the handler cannot process (``PoisonRecord``, an output that
   does not encode, any unexpected exception) is dead-lettered with its reason, alone; a
   record whose outputs exceed the producer's ``message.max.bytes`` too. A batch handler
@@ -157,7 +158,7 @@ class BatchRunner:
         pending = [e for e in batch.entries if e.outcome is None]
         if not pending:
             return
-        if hasattr(self.handler, "handle_batch"):
+        if getattr(self.handler, "batched", hasattr(self.handler, "handle_batch")):
             self._handle_together(pending)
         else:
             self._handle_each(pending, batch, deadline, stopping)
