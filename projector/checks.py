@@ -77,8 +77,10 @@ def workflow_checks(workflow: Any) -> list[Check]:
 
 def _unique(checks: list[Check]) -> list[Check]:
     """The first check of each name (two stages filling one column: one check is enough)."""
-    seen: set[str] = set()
-    return [c for c in checks if not (c.name in seen or seen.add(c.name))]
+    first: dict[str, Check] = {}
+    for check in checks:
+        first.setdefault(check.name, check)
+    return list(first.values())
 
 
 def completion_guarantees(workflow: Any, *, seeded: Callable[[Any], set[str]]) -> set[str]:

@@ -18,7 +18,7 @@ In that transaction, :meth:`Repository.apply`:
 So the read models and the offsets always move together, and the projector seeks to
 the stored offsets on (re)assignment.
 
-Errors leave this module as one of two classes (:func:`refused_or_transient`):
+Errors leave this module as one of two classes (:func:`projector.dberrors.refused_or_transient`):
 
 - :class:`RecordRefused`: the batch's *data* is wrong (SQLSTATE class 22 data exception,
   23 integrity constraint violation, a value the driver cannot adapt, or the fold's own
@@ -39,16 +39,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-import psycopg2
 from psycopg2.extras import execute_values
 
+from projector.dberrors import FOLD_ERRORS, refused_or_transient
 from projector.exceptions import OffsetConflict, RecordRefused, TransientDatabaseError
 from projector.fold import (ACTOR_ONLY, CHECKPOINT_COLUMNS, JSON_COLUMNS, POSTING_COLUMNS,
                             ActorTotals, checkpoint_values, fold_event, posting_values)
 from projector.records import EVENT_COLUMNS, PROJECTION, Record, event_row
 from wavestream.config import PostgresSettings
 from wavestream.db import Connection, transaction
-from wavestream.exceptions import DatabaseError, DatabaseUnavailable
+from wavestream.exceptions import DatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -80,30 +80,6 @@ class ApplyResult:
         self.gaps.update(other.gaps)
         self.positions.update(other.positions)
         return self
-
-
-#: SQLSTATE classes that mean "this data is wrong" (22 data exception, 23 integrity
-#: constraint violation). Any other SQLSTATE is about the database's state, not the record.
-DATA_ERROR_CLASSES = ("22", "23")
-#: What the fold (and value cleaning) raises on an event it cannot fold.
-FOLD_ERRORS = (ValueError, TypeError, KeyError, ArithmeticError, RecursionError)
-
-
-def refused_or_transient(exc: DatabaseError) -> RecordRefused | TransientDatabaseError:
-    """Our error for a database error of a batch (the caller raises it ``from exc``):
-    :class:`RecordRefused` for data errors (SQLSTATE class 22 or 23, or a value the
-    driver could not adapt: no SQLSTATE, a ``DataError``/``ProgrammingError``),
-    :class:`TransientDatabaseError` for everything else."""
-    cause = exc.__cause__
-    code = getattr(cause, "pgcode", None) or None
-    message = f"{exc} (SQLSTATE {code})" if code else str(exc)
-    if isinstance(exc, DatabaseUnavailable):
-        return TransientDatabaseError(message, sqlstate=code)
-    if code is not None and code[:2] in DATA_ERROR_CLASSES:
-        return RecordRefused(message, sqlstate=code)
-    if code is None and isinstance(cause, (psycopg2.DataError, psycopg2.ProgrammingError)):
-        return RecordRefused(message)  # client side: psycopg2 could not adapt a value
-    return TransientDatabaseError(message, sqlstate=code)
 
 
 def open_repository(postgres: PostgresSettings, schema: str, *, projection: str = PROJECTION,
