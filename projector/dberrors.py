@@ -13,16 +13,20 @@ import psycopg2
 from projector.exceptions import RecordRefused, TransientDatabaseError
 from wavestream.exceptions import DatabaseError, DatabaseUnavailable
 
-#: SQLSTATE classes that mean "this data is wrong" (22 data exception, 23 integrity
-#: constraint violation). Any other SQLSTATE is about the database's state, not the record.
-DATA_ERROR_CLASSES = ("22", "23")
+#: SQLSTATE classes that mean "this data is wrong": 22 data exception, 23 integrity
+#: constraint violation, and 54 program limit exceeded (54000: a record's oversized key
+#: makes an index row too large). The batch is split on them; a statement that only the
+#: whole batch made too big then succeeds in halves, and a record that fails alone is
+#: refused (redoing it would stall its partition for good). Any other SQLSTATE is about
+#: the database's state, not the record: transient.
+DATA_ERROR_CLASSES = ("22", "23", "54")
 #: What the fold (and value cleaning) raises on an event it cannot fold.
 FOLD_ERRORS = (ValueError, TypeError, KeyError, ArithmeticError, RecursionError)
 
 
 def refused_or_transient(exc: DatabaseError) -> RecordRefused | TransientDatabaseError:
     """Our error for a database error of a batch (the caller raises it ``from exc``):
-    :class:`RecordRefused` for data errors (SQLSTATE class 22 or 23, or a value the
+    :class:`RecordRefused` for data errors (SQLSTATE class 22, 23 or 54, or a value the
     driver could not adapt: no SQLSTATE, a ``DataError``/``ProgrammingError``),
     :class:`TransientDatabaseError` for everything else."""
     cause = exc.__cause__

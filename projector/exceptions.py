@@ -42,9 +42,10 @@ class TransientDatabaseError(ProjectorError):
 
 
 class RecordRefused(ProjectorError):
-    """The database refused the data of a batch (SQLSTATE class 22 data exception or
-    23 integrity constraint violation, or the driver could not adapt a value), or the
-    fold refused an event: a bad record, isolated and stored in ``projector_errors``."""
+    """The database refused the data of a batch (SQLSTATE class 22 data exception, 23
+    integrity constraint violation or 54 program limit exceeded, or the driver could
+    not adapt a value), or the fold refused an event: a bad record, isolated and
+    stored in ``projector_errors``."""
 
     def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
         super().__init__(message)

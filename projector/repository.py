@@ -21,8 +21,8 @@ the stored offsets on (re)assignment.
 Errors leave this module as one of two classes (:func:`projector.dberrors.refused_or_transient`):
 
 - :class:`RecordRefused`: the batch's *data* is wrong (SQLSTATE class 22 data exception,
-  23 integrity constraint violation, a value the driver cannot adapt, or the fold's own
-  error). :meth:`Repository.apply_all` isolates it to the record causing it, which
+  23 integrity constraint violation, 54 program limit exceeded, a value the driver
+  cannot adapt, or the fold's own error). :meth:`Repository.apply_all` isolates it to the record causing it, which
   becomes a ``projector_errors`` row: one bad record never stops the projection.
 - :class:`TransientDatabaseError`: everything else (connection lost, lock or statement
   timeout, deadlock, serialization failure, disk full, read-only after a failover, too

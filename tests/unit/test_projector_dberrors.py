@@ -46,7 +46,7 @@ def test_errors_about_the_database_are_transient(code):
     assert isinstance(error, TransientDatabaseError) and error.sqlstate == code
 
 
-@pytest.mark.parametrize("code", ["22003", "22P02", "22021", "23505", "23514", "23502"])
+@pytest.mark.parametrize("code", ["22003", "22P02", "22021", "23505", "23514", "23502", "54000"])
 def test_errors_about_the_data_refuse_the_record(code):
     error = _ours(_server_error(code))
     assert isinstance(error, RecordRefused) and error.sqlstate == code and code in str(error)
