@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
+from consumers.cli import DEFAULT_WORKFLOW
 from projector.pgschema import DEFAULT_SCHEMA
 
 _schema_option = click.option(
@@ -98,26 +100,36 @@ def replay_cmd(schema: str, topic: str, rollback: bool, force: bool, wait_live_s
 
 @click.command("status")
 @_schema_option
+@click.option("--workflow", "workflow", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_WORKFLOW,
+              show_default=True, help="workflow YAML: what --check expects of a completed posting, and the stage "
+              "groups whose lag counts even before they commit")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.option("--posting", "posting_id", default=None, help="one posting's timeline instead of the dashboard")
-@click.option("--check", is_flag=True, help="run the data-quality checks; exit 2 on a violation")
-@click.option("--stale-minutes", default=30, show_default=True, type=click.IntRange(1),
-              help="an in-flight posting with no event for this long is stale")
+@click.option("--check", is_flag=True, help="run the data-quality checks the workflow implies; exit 2 on a violation")
+@click.option("--stale-after", "stale_after", default=None, type=click.IntRange(1), metavar="MINUTES",
+              help="an in-flight posting with no event for this long is stale  [default: "
+              "WAVESTREAM_STALE_AFTER_MINUTES, else 30]")
 @click.option("--error-hours", default=24, show_default=True, type=click.IntRange(1),
               help="window of the recent-errors view")
 @click.option("--no-kafka", is_flag=True, help="skip consumer lag (no Kafka connection)")
-def status_cmd(schema: str, as_json: bool, posting_id: str | None, check: bool, stale_minutes: int,
-               error_hours: int, no_kafka: bool) -> None:
+def status_cmd(schema: str, workflow: Path, as_json: bool, posting_id: str | None, check: bool,
+               stale_after: int | None, error_hours: int, no_kafka: bool) -> None:
     """Dashboard of the read models: workflow summary, stage completion, actor
-    performance, error patterns, stale interactions, throughput per hour, consumer lag."""
+    performance, error patterns, stale interactions, throughput per hour, consumer lag
+    (records behind, per group and topic; uncommitted partitions count)."""
     from projector import dashboard, status
     from projector.pgschema import connect_schema
-    from wavestream.config import KafkaSettings, PostgresSettings
+    from wavestream.config import DashboardSettings, KafkaSettings, PostgresSettings
 
+    if stale_after is None:
+        stale_after = DashboardSettings.from_env().stale_after_minutes
+    flow = _load_workflow(workflow, required=check)
     conn = connect_schema(PostgresSettings.from_env(), schema, application_name="wavestream-status")
     try:
         if check:
-            results = status.run_checks(conn)
+            from projector.checks import workflow_checks
+
+            results = status.run_checks(conn, workflow_checks(flow))
             click.echo(json.dumps(results, indent=2) if as_json else dashboard.render_checks(results))
             if not all(r["ok"] for r in results):
                 sys.exit(2)
@@ -128,15 +140,50 @@ def status_cmd(schema: str, as_json: bool, posting_id: str | None, check: bool, 
             if data["posting"] is None and not data["events"]:
                 sys.exit(3)
             return
-        report = status.collect(conn, error_hours=error_hours, stale_minutes=stale_minutes)
+        report = status.collect(conn, error_hours=error_hours, stale_minutes=stale_after)
     finally:
         conn.close()
     report["schema"] = schema
+    report["workflow"] = flow.name if flow is not None else None
     if no_kafka:
         report["consumer_lag"] = {"groups": [], "projector": [], "error": "skipped (--no-kafka)"}
     else:
-        report["consumer_lag"] = status.kafka_lag(KafkaSettings.from_env(), report["projector_offsets"])
+        from projector.lag import kafka_lag
+
+        report["consumer_lag"] = kafka_lag(KafkaSettings.from_env(), report["projector_offsets"],
+                                           expected=_stage_groups(flow))
     click.echo(json.dumps(report, indent=2) if as_json else dashboard.render(report))
+
+
+def _load_workflow(path: Path, *, required: bool):
+    """The workflow at ``path``; None when it cannot be read and is not ``required``
+    (the dashboard then shows the groups Kafka knows only).
+
+    Raises:
+        click.UsageError: ``required`` and the workflow cannot be read.
+    """
+    import logging
+
+    from consumers.exceptions import WorkflowError
+    from consumers.workflow import load_workflow
+
+    try:
+        return load_workflow(path)
+    except WorkflowError as exc:
+        if required:
+            raise click.UsageError(f"--check needs the workflow: {exc}") from exc
+        logging.getLogger(__name__).warning("workflow not read; stage groups without commits are not shown",
+                                            extra={"workflow": str(path), "error": str(exc)})
+        return None
+
+
+def _stage_groups(flow) -> dict[str, list[str]]:
+    """group -> topics of every stage of ``flow`` (none without a workflow)."""
+    from wavestream.topics import retry_topic, stage_group, stage_topic
+
+    if flow is None:
+        return {}
+    return {stage_group(name): [stage_topic(name), retry_topic(name)] for name in flow.stages}
 
 
 COMMANDS = [projector_cmd, replay_cmd, status_cmd]

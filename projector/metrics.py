@@ -21,7 +21,8 @@ class ProjectorMetrics:
         self.batch_seconds = Histogram("wavestream_projector_batch_seconds", "Duration of one batch transaction",
                                        registry=self.registry,
                                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-        self.outages = Counter("wavestream_projector_postgres_outages", "PostgreSQL outages survived",
+        self.outages = Counter("wavestream_projector_postgres_outages",
+                               "Batches redone after a transient PostgreSQL error (outage, lock timeout, deadlock, ...)",
                                registry=self.registry)
         self.reseeks = Counter("wavestream_projector_reseeks", "Re-seeks to the stored offsets",
                                registry=self.registry)

@@ -37,6 +37,7 @@ KEYS = frozenset(
         "LOG_FORMAT",
         "RUN_ID",
         "METRICS_PORT",
+        "STALE_AFTER_MINUTES",
         "STACK_DIR",
         "CACHE_DIR",
         "STACK_HOST",
@@ -245,3 +246,17 @@ class LogSettings:
         if fmt not in ("json", "text"):
             raise ConfigError(f"{PREFIX}LOG_FORMAT must be json or text, got {fmt!r}")
         return cls(level=_lookup(env, "LOG_LEVEL", "INFO").upper(), fmt=fmt)
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """``wavestream status``: an in-flight posting without an event for
+    ``stale_after_minutes`` is a stale interaction."""
+
+    stale_after_minutes: int = 30
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "DashboardSettings":
+        """Raises: ConfigError: the threshold is not a whole number of minutes >= 1."""
+        env = os.environ if env is None else env
+        return cls(stale_after_minutes=_int(env, "STALE_AFTER_MINUTES", 30, minimum=1))

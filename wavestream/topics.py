@@ -38,6 +38,11 @@ def retry_topic(stage: str) -> str:
     return f"stage.{stage}.retry"
 
 
+def stage_group(stage: str) -> str:
+    """The consumer group of a stage's workers (they read both of its topics)."""
+    return f"wavestream-stage-{stage}"
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
