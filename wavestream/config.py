@@ -46,6 +46,7 @@ KEYS = frozenset(
         "STACK_KAFKA_VERSION",
         "STACK_KAFKA_HEAP",
         "STACK_STARTUP_TIMEOUT_S",
+        "SUBMIT_LEDGER_DIR",
         "TEST_KAFKA_BOOTSTRAP_SERVERS",
         "TEST_PG_DSN",
     }
@@ -231,6 +232,25 @@ class StackSettings:
             kafka_heap=_lookup(env, "STACK_KAFKA_HEAP", "-Xms256m -Xmx768m"),
             startup_timeout_s=_float(env, "STACK_STARTUP_TIMEOUT_S", 120.0),
         )
+
+
+def _default_state_home() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "wavestream"
+
+
+@dataclass(frozen=True)
+class SubmitSettings:
+    """``wavestream submit``: where the ledger of delivered postings lives."""
+
+    ledger_dir: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "SubmitSettings":
+        """Build from the environment; the default is ``$XDG_STATE_HOME/wavestream/submitted``
+        (``~/.local/state/wavestream/submitted``)."""
+        env = os.environ if env is None else env
+        default = str(_default_state_home() / "submitted")
+        return cls(ledger_dir=Path(_lookup(env, "SUBMIT_LEDGER_DIR", default)).expanduser())
 
 
 @dataclass(frozen=True)
