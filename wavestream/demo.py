@@ -22,19 +22,19 @@ from tqdm import tqdm
 
 from projector.pgschema import connect_schema
 from projector.plots import render_plots
-from wavestream import PROJECT_ROOT
 from wavestream.config import LogSettings, PostgresSettings, StackSettings
 from wavestream.db import translate_errors
 from wavestream.exceptions import WavestreamError
 from wavestream.logs import configure_logging
+from wavestream.resources import default_workflow, resource_dir
 from wavestream.stack.manager import Stack
 from wavestream.supervisor import Supervisor
 from wavestream.topics import workflow_stages
 
 log = logging.getLogger("wavestream.demo")
 
-WORKFLOW = PROJECT_ROOT / "workflows" / "default.yaml"
-POSTINGS = PROJECT_ROOT / "examples" / "postings.jsonl"
+WORKFLOW = default_workflow()
+POSTINGS = resource_dir("examples") / "postings.jsonl"
 OUT = Path("demo-output")
 SCHEMA = "wavestream"
 WAIT_LIMIT_S = 1800  # the whole sample on 2 CPU cores takes minutes; this only bounds a stuck run
