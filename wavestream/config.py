@@ -37,6 +37,7 @@ KEYS = frozenset(
         "LOG_FORMAT",
         "RUN_ID",
         "METRICS_PORT",
+        "METRICS_HOST",
         "STACK_DIR",
         "CACHE_DIR",
         "STACK_HOST",
