@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from wavestream.exceptions import ConfigError
 
@@ -33,6 +33,7 @@ KEYS = frozenset(
         "TOPIC_MIN_INSYNC_REPLICAS",
         "PG_DSN",
         "PG_CONNECT_TIMEOUT_S",
+        "PG_PASSWORD",
         "LOG_LEVEL",
         "LOG_FORMAT",
         "RUN_ID",
@@ -108,6 +109,16 @@ def redact_config(conf: Mapping[str, object]) -> dict[str, object]:
     return {k: ("***" if is_secret(k) else v) for k, v in conf.items()}
 
 
+def url_dsn(user: str, password: str | None, host: str, port: int, dbname: str) -> str:
+    """A ``postgresql://`` URL with every part percent-encoded: a password (or user name)
+    holding ``@ : / # % ?`` or spaces survives. The result holds the password: never log
+    it (see :func:`redact_dsn`)."""
+    userinfo = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    return f"postgresql://{userinfo}@{host}:{int(port)}/{quote(dbname, safe='')}"
+
+
 def redact_dsn(dsn: str) -> str:
     """A DSN (URL or key=value form) with its password masked."""
     if "://" in dsn:
@@ -165,10 +176,16 @@ class KafkaSettings:
 
 @dataclass(frozen=True)
 class PostgresSettings:
-    """Connection to PostgreSQL (libpq DSN, URL or key=value form)."""
+    """Connection to PostgreSQL (libpq DSN, URL or key=value form).
+
+    ``password`` (``WAVESTREAM_PG_PASSWORD``) is passed to libpq beside the DSN, so a
+    password with URL-special characters (``@ : / # % ?``) needs no encoding and the
+    DSN itself holds no secret. A password in the DSN still works (URL-encoded).
+    """
 
     dsn: str
     connect_timeout_s: int = 10
+    password: str | None = field(default=None, repr=False)
 
     @property
     def redacted(self) -> str:
@@ -185,6 +202,7 @@ class PostgresSettings:
         return cls(
             dsn=_lookup(env, "PG_DSN"),
             connect_timeout_s=_int(env, "PG_CONNECT_TIMEOUT_S", 10, minimum=1),
+            password=_lookup(env, "PG_PASSWORD", "") or None,
         )
 
 
