@@ -8,8 +8,8 @@
 # CUDA runtime image (with Python 3.11 and pip) for the runtime stage:
 #   docker build --build-arg CMAKE_ARGS="-DGGML_CUDA=on" \
 #     --build-arg BASE=<cuda devel + python 3.11> --build-arg RUNTIME_BASE=<cuda runtime + python 3.11> .
-ARG BASE=python:3.11-slim
-ARG RUNTIME_BASE=python:3.11-slim
+ARG BASE=python:3.11.11-slim-bookworm
+ARG RUNTIME_BASE=python:3.11.11-slim-bookworm
 
 FROM ${BASE} AS build
 ARG CMAKE_ARGS=""

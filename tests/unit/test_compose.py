@@ -199,3 +199,10 @@ def test_the_image_is_a_multi_stage_build_with_a_wheel_only_runtime():
     assert "USER wavestream" in runtime
     build = " ".join(stages[0])
     assert "pip wheel" in build and "llama-cpp-python" in build
+
+
+def test_the_image_bases_are_pinned():
+    bases = re.findall(r"^ARG (?:RUNTIME_)?BASE=(\S+)$", (PROJECT_ROOT / "Dockerfile").read_text(), flags=re.M)
+    assert len(bases) == 2
+    for base in bases:
+        assert re.fullmatch(r"[a-z0-9/._-]+:\d+\.\d+\.\d+[a-z0-9.-]*", base), f"{base} is not pinned"
