@@ -87,11 +87,14 @@ def _text(value: Any, name: str, *, required: bool) -> str | None:
 
 
 def _utf8(value: str, what: str) -> None:
-    """Raises: RowError: ``value`` holds a lone surrogate (e.g. a ``\\ud800`` JSON escape)."""
+    """Raises: RowError: ``value`` holds a lone surrogate (e.g. a ``\\ud800`` JSON escape)
+    or a NUL character (``\\u0000``: PostgreSQL cannot store it)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise RowError(f"{what} is not valid UTF-8 (a lone surrogate at character {exc.start + 1})") from None
+    if "\x00" in value:
+        raise RowError(f"{what} contains a NUL character (at character {value.index(chr(0)) + 1})")
 
 
 def _scalar(value: Any, name: str) -> str:

@@ -48,8 +48,9 @@ class BadLine(Exception):
 
 def safe_text(text: str) -> str:
     """``text`` with every lone surrogate (undecodable input bytes, ``\\ud800`` JSON
-    escapes, odd file names) replaced by U+FFFD: always encodes as UTF-8."""
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    escapes, odd file names) and NUL (which PostgreSQL text and jsonb refuse) replaced by
+    U+FFFD: always encodes as UTF-8 and stores in the read models."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 class Lines:

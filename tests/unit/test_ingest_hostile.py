@@ -77,6 +77,20 @@ def test_text_that_is_not_utf8_is_rejected_with_an_event_that_encodes(tmp_path: 
     assert "\ud800" not in event["payload"]["raw"] and event["payload"]["raw"].startswith('{"posting_id"')
 
 
+def test_a_nul_character_is_rejected_and_kept_out_of_the_rejection(tmp_path: Path):
+    """A ``\\u0000`` escape is a bad field; a raw NUL byte is bad JSON, and the rejection's
+    ``raw`` must not carry it (PostgreSQL text and jsonb refuse NUL)."""
+    results = _plan(tmp_path, _row("n1", title="a\u0000b") + b"\n" + _row("n2", team="x\u0000") + b"\n"
+                    + _row("n3").replace(b"Data", b"Da\x00ta") + b"\n")
+    reasons = [event["payload"]["reason"] for _, _, event in results]
+    assert reasons[0] == "field 'title' contains a NUL character (at character 2)"
+    assert reasons[1] == "attribute 'team' contains a NUL character (at character 2)"
+    assert reasons[2].startswith("invalid JSON")
+    _encodes(results)
+    assert all("\x00" not in event["payload"]["raw"] for _, _, event in results)
+    assert "Da\ufffdta" in results[2][2]["payload"]["raw"]
+
+
 def test_invalid_utf8_in_a_csv_row_is_rejected_and_the_next_rows_are_read(tmp_path: Path):
     data = (b"posting_id,title,description\n"
             b"c1,Caf\xe9," + DESC.encode() + b"\n"
