@@ -1,4 +1,4 @@
-"""The projector's commands: ``wavestream projector``, ``replay`` and ``status``.
+"""The projector's commands: ``wavestream projector``, ``migrate``, ``replay`` and ``status``.
 
 Registered in :mod:`wavestream.cli`. Heavy imports stay inside the command functions.
 """
@@ -186,4 +186,24 @@ def _stage_groups(flow) -> dict[str, list[str]]:
     return {stage_group(name): [stage_topic(name), retry_topic(name)] for name in flow.stages}
 
 
-COMMANDS = [projector_cmd, replay_cmd, status_cmd]
+@click.command("migrate")
+@_schema_option
+def migrate_cmd(schema: str) -> None:
+    """Apply the pending read-model migrations to SCHEMA and exit.
+
+    Run it as the schema owner (a one-shot job before `projector --no-migrate`, which then
+    needs only the wavestream_projector role). Prints the migrations applied.
+    """
+    from projector.pgschema import migrate_schema
+    from wavestream.config import PostgresSettings
+    from wavestream.db import connect
+
+    conn = connect(PostgresSettings.from_env(), application_name="wavestream-migrate")
+    try:
+        applied = migrate_schema(conn, schema)
+    finally:
+        conn.close()
+    click.echo(f"schema {schema}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
+
+
+COMMANDS = [projector_cmd, migrate_cmd, replay_cmd, status_cmd]

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import click
 
-from wavestream import PROJECT_ROOT, __version__
+from wavestream import __version__
 from wavestream.config import KafkaSettings, StackSettings
 from wavestream.exceptions import WavestreamError
 from wavestream.logs import configure_logging
+from wavestream.resources import default_workflow
 
-DEFAULT_WORKFLOW = PROJECT_ROOT / "workflows" / "default.yaml"
+DEFAULT_WORKFLOW = default_workflow()
 
 
 class _Group(click.Group):

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from wavestream.exceptions import ConfigError
 
@@ -33,11 +33,13 @@ KEYS = frozenset(
         "TOPIC_MIN_INSYNC_REPLICAS",
         "PG_DSN",
         "PG_CONNECT_TIMEOUT_S",
+        "PG_PASSWORD",
         "LOG_LEVEL",
         "LOG_FORMAT",
         "RUN_ID",
         "METRICS_PORT",
         "STALE_AFTER_MINUTES",
+        "METRICS_HOST",
         "STACK_DIR",
         "CACHE_DIR",
         "STACK_HOST",
@@ -47,6 +49,7 @@ KEYS = frozenset(
         "STACK_KAFKA_VERSION",
         "STACK_KAFKA_HEAP",
         "STACK_STARTUP_TIMEOUT_S",
+        "SUBMIT_LEDGER_DIR",
         "TEST_KAFKA_BOOTSTRAP_SERVERS",
         "TEST_PG_DSN",
     }
@@ -107,6 +110,16 @@ def redact_config(conf: Mapping[str, object]) -> dict[str, object]:
     return {k: ("***" if is_secret(k) else v) for k, v in conf.items()}
 
 
+def url_dsn(user: str, password: str | None, host: str, port: int, dbname: str) -> str:
+    """A ``postgresql://`` URL with every part percent-encoded: a password (or user name)
+    holding ``@ : / # % ?`` or spaces survives. The result holds the password: never log
+    it (see :func:`redact_dsn`)."""
+    userinfo = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    return f"postgresql://{userinfo}@{host}:{int(port)}/{quote(dbname, safe='')}"
+
+
 def redact_dsn(dsn: str) -> str:
     """A DSN (URL or key=value form) with its password masked."""
     if "://" in dsn:
@@ -164,10 +177,16 @@ class KafkaSettings:
 
 @dataclass(frozen=True)
 class PostgresSettings:
-    """Connection to PostgreSQL (libpq DSN, URL or key=value form)."""
+    """Connection to PostgreSQL (libpq DSN, URL or key=value form).
+
+    ``password`` (``WAVESTREAM_PG_PASSWORD``) is passed to libpq beside the DSN, so a
+    password with URL-special characters (``@ : / # % ?``) needs no encoding and the
+    DSN itself holds no secret. A password in the DSN still works (URL-encoded).
+    """
 
     dsn: str
     connect_timeout_s: int = 10
+    password: str | None = field(default=None, repr=False)
 
     @property
     def redacted(self) -> str:
@@ -184,6 +203,7 @@ class PostgresSettings:
         return cls(
             dsn=_lookup(env, "PG_DSN"),
             connect_timeout_s=_int(env, "PG_CONNECT_TIMEOUT_S", 10, minimum=1),
+            password=_lookup(env, "PG_PASSWORD", "") or None,
         )
 
 
@@ -232,6 +252,25 @@ class StackSettings:
             kafka_heap=_lookup(env, "STACK_KAFKA_HEAP", "-Xms256m -Xmx768m"),
             startup_timeout_s=_float(env, "STACK_STARTUP_TIMEOUT_S", 120.0),
         )
+
+
+def _default_state_home() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "wavestream"
+
+
+@dataclass(frozen=True)
+class SubmitSettings:
+    """``wavestream submit``: where the ledger of delivered postings lives."""
+
+    ledger_dir: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "SubmitSettings":
+        """Build from the environment; the default is ``$XDG_STATE_HOME/wavestream/submitted``
+        (``~/.local/state/wavestream/submitted``)."""
+        env = os.environ if env is None else env
+        default = str(_default_state_home() / "submitted")
+        return cls(ledger_dir=Path(_lookup(env, "SUBMIT_LEDGER_DIR", default)).expanduser())
 
 
 @dataclass(frozen=True)

@@ -22,25 +22,26 @@ from tqdm import tqdm
 
 from projector.pgschema import connect_schema
 from projector.plots import render_plots
-from wavestream import PROJECT_ROOT
 from wavestream.config import LogSettings, PostgresSettings, StackSettings
 from wavestream.db import translate_errors
 from wavestream.exceptions import WavestreamError
 from wavestream.logs import configure_logging
+from wavestream.resources import default_workflow, resource_dir
 from wavestream.stack.manager import Stack
 from wavestream.supervisor import Supervisor
 from wavestream.topics import workflow_stages
 
 log = logging.getLogger("wavestream.demo")
 
-WORKFLOW = PROJECT_ROOT / "workflows" / "default.yaml"
-POSTINGS = PROJECT_ROOT / "examples" / "postings.jsonl"
+WORKFLOW = default_workflow()
+POSTINGS = resource_dir("examples") / "postings.jsonl"
 OUT = Path("demo-output")
 SCHEMA = "wavestream"
 WAIT_LIMIT_S = 1800  # the whole sample on 2 CPU cores takes minutes; this only bounds a stuck run
 
 # The stack's data (and so earlier demos' rows) persists. Re-submitted postings keep their
-# ids and run again, so only postings finished since this run submitted (`since`) count.
+# ids and run again (`submit --resubmit`: the demo shows the pipeline at work each time),
+# so only postings finished since this run submitted (`since`) count.
 # A rejected row's event id derives from file and line, so a second submission's
 # rejection is the first one (applied once): rejections count per source file.
 _PROGRESS = """
@@ -161,7 +162,7 @@ def _run_pipeline(sup: Supervisor, env: dict[str, str]) -> None:
     _start_pipeline(sup)
     _say(f"started: {', '.join(sup.running())} (logs in {OUT / 'logs'})")
     since = datetime.now(timezone.utc) - timedelta(seconds=1)  # event times are stamped in ms
-    _say(_wavestream(env, "submit", str(POSTINGS)).strip())
+    _say(_wavestream(env, "submit", "--resubmit", str(POSTINGS)).strip())
     _wait(sup, _rows_in(POSTINGS), since)
     _say(_wavestream(env, "status", "--schema", SCHEMA))
     _show_results(since)

@@ -1,8 +1,10 @@
 """Prometheus metrics of workers and the projector, served on ``/metrics``.
 
 ``WAVESTREAM_METRICS_PORT``: unset or empty -> no endpoint; ``0`` -> a free port chosen
-by the OS (logged, and returned by :func:`serve`); ``N`` -> port N. Metric names are
-shared by every component; the ``component`` label tells them apart.
+by the OS (logged, and returned by :func:`serve`); ``N`` -> port N.
+``WAVESTREAM_METRICS_HOST``: the address it listens on, loopback (``127.0.0.1``) unless
+set (``0.0.0.0`` for a scraper on another host or container). Metric names are shared by
+every component; the ``component`` label tells them apart.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from wavestream.config import PREFIX
 from wavestream.exceptions import ConfigError
 
 log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
 
 PROCESSED = Counter(
     "wavestream_records_processed_total", "Records handled and committed", ["component", "stage"]
@@ -65,14 +69,22 @@ def metrics_port(env: Mapping[str, str] | None = None) -> int | None:
     return port
 
 
-def serve(port: int | None = None, *, addr: str = "0.0.0.0") -> int | None:
+def metrics_host(env: Mapping[str, str] | None = None) -> str:
+    """The address the endpoint listens on: ``WAVESTREAM_METRICS_HOST``, else loopback."""
+    env = os.environ if env is None else env
+    return env.get(PREFIX + "METRICS_HOST", "").strip() or LOOPBACK
+
+
+def serve(port: int | None = None, *, addr: str | None = None) -> int | None:
     """Start the ``/metrics`` endpoint in a daemon thread; returns the bound port.
 
-    ``port`` defaults to :func:`metrics_port`; None means metrics are off.
+    ``port`` defaults to :func:`metrics_port`; None means metrics are off. ``addr``
+    defaults to :func:`metrics_host` (loopback unless configured).
     """
     port = metrics_port() if port is None else port
     if port is None:
         return None
+    addr = metrics_host() if addr is None else addr
     server, _thread = start_http_server(port, addr=addr)
     bound = server.server_port
     log.info("metrics on http://%s:%d/metrics", addr, bound, extra={"metrics_port": bound})

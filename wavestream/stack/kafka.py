@@ -223,7 +223,7 @@ class EmbeddedKafka:
             return
         cluster_id = _cluster_id()
         cmd = [java, "-cp", classpath, *self._log_opts(), "kafka.tools.StorageTool",
-               "format", "-t", cluster_id, "-c", str(config)]
+               "format", f"--cluster-id={cluster_id}", "-c", str(config)]  # an id may start with "-"
         try:
             result = subprocess.run(cmd, capture_output=True, text=True, timeout=_FORMAT_TIMEOUT_S)
         except subprocess.TimeoutExpired as exc:
