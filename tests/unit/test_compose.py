@@ -51,11 +51,29 @@ def test_service_command_exists(name, service):
     resolve(service["command"])
 
 
+def _served(command: list[str]) -> list[str]:
+    return [command[i + 1] for i, word in enumerate(command) if word == "--stage"]
+
+
 def test_every_stage_of_the_default_workflow_has_a_worker_service():
     from wavestream.topics import workflow_stages
 
-    served = {svc["command"][2] for svc in OURS.values() if svc["command"][0] == "worker"}
+    served = {s for svc in OURS.values() if svc["command"][0] == "worker" for s in _served(svc["command"])}
     assert served == set(workflow_stages(PROJECT_ROOT / "workflows" / "default.yaml"))
+
+
+def test_llm_stages_of_one_model_share_one_worker_service():
+    from consumers.workflow import load_workflow
+
+    flow = load_workflow(PROJECT_ROOT / "workflows" / "default.yaml")
+    by_model: dict[str, set[str]] = {}
+    for name, stage in flow.stages.items():
+        if stage.actor.kind == "llm":
+            by_model.setdefault(stage.actor.model, set()).add(name)
+    workers = [set(_served(svc["command"])) for svc in OURS.values()
+               if svc["command"][0] == "worker" and "gpu" not in svc.get("profiles", [])]
+    for stages in by_model.values():
+        assert stages in workers, (stages, workers)
 
 
 def test_gpu_workers_are_opt_in_and_reserve_a_gpu():
@@ -91,7 +109,7 @@ def test_kafka_is_official_image_in_kraft_mode():
 
 def test_topic_init_runs_before_the_pipeline():
     long_running = {name: svc for name, svc in OURS.items() if svc.get("restart") == "unless-stopped"}
-    assert {"router", "projector", "worker-summarize"} <= set(long_running)
+    assert {"router", "projector", "worker-llm"} <= set(long_running)
     for name, svc in long_running.items():
         assert svc["depends_on"]["topic-init"]["condition"] == "service_completed_successfully", name
 
