@@ -8,6 +8,7 @@ exit status 1, never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -33,11 +34,26 @@ class _Group(click.Group):
             sys.exit(1)
 
 
+# Commands that need no Kafka or PostgreSQL endpoint (`stack` manages the stack itself).
+_NO_ENDPOINTS = frozenset({"stack", "validate", "schemas"})
+
+
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="wavestream")
-def main() -> None:
-    """Job postings through LLM conversation stages on Apache Kafka."""
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Job postings through LLM conversation stages on Apache Kafka.
+
+    Without WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS / WAVESTREAM_PG_DSN, commands use the
+    running embedded stack of this directory (or WAVESTREAM_STACK_DIR).
+    """
     configure_logging()
+    if ctx.invoked_subcommand not in _NO_ENDPOINTS and not ctx.resilient_parsing:
+        from wavestream.stack.locate import fill_from_running_stack
+
+        # Into the process environment: every *Settings.from_env() and every child
+        # process of the command then sees the same endpoints.
+        fill_from_running_stack(os.environ)
 
 
 # --- stack ---------------------------------------------------------------------------
@@ -60,7 +76,7 @@ def stack_up() -> None:
     status = _stack().up()
     for line in status.lines():
         click.echo(line)
-    click.echo("point commands at it with: eval \"$(wavestream stack env)\"")
+    click.echo("wavestream commands run here use it; to point other tools at it: eval \"$(wavestream stack env)\"")
 
 
 @stack.command("down")
