@@ -164,6 +164,37 @@ def topics_describe(workflow: Path, as_json: bool) -> None:
         )
 
 
+# --- schemas -------------------------------------------------------------------------
+
+
+@main.group(cls=_Group)
+def schemas() -> None:
+    """The Avro schemas as other readers need them."""
+
+
+@schemas.command("canonical")
+@click.option("--check", is_flag=True, help="only report stale files; exit 1 if any")
+def schemas_canonical(check: bool) -> None:
+    """Write schemas/canonical/: each record's standalone Parsing Canonical Form and
+    the CRC-64-AVRO fingerprints that single-object encoded records carry."""
+    from wavestream.canonical import CANONICAL_DIR, stale_files, write_canonical
+    from wavestream.codec import load_schemas
+
+    loaded = load_schemas()
+    if check:
+        stale = stale_files(loaded)
+        for name in stale:
+            click.echo(f"stale    {CANONICAL_DIR / name}")
+        if stale:
+            sys.exit(1)
+        click.echo(f"up to date: {CANONICAL_DIR}")
+        return
+    changed = write_canonical(loaded)
+    for name in changed:
+        click.echo(f"wrote    {CANONICAL_DIR / name}")
+    click.echo(f"{len(changed)} file(s) changed in {CANONICAL_DIR}")
+
+
 # --- commands of the pipeline packages -------------------------------------------------
 # Each package defines its click commands in its own cli module (heavy imports such as
 # llama_cpp stay inside the command functions); they are registered here, one line each.
