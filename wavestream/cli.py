@@ -110,6 +110,27 @@ def stack_env() -> None:
         click.echo(f"export {key}={shlex.quote(value)}")
 
 
+# --- Kafka's own tools ---------------------------------------------------------------
+
+
+@main.command("kafka", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("tool")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def kafka_tool(tool: str, args: tuple[str, ...]) -> None:
+    """Run Kafka's own TOOL (consumer-groups, topics, transactions, ...) pointed at the
+    cluster: `wavestream kafka consumer-groups --describe --all-groups`.
+
+    `wavestream kafka help` lists the tools; `wavestream kafka TOOL --help` is the tool's.
+    """
+    from wavestream.stack.tools import TOOLS, run_tool
+
+    if tool in ("help", "--help", "-h"):
+        click.echo("usage: wavestream kafka TOOL [ARGS]...  (ARGS as for Kafka's bin/kafka-TOOL.sh)")
+        click.echo("tools: " + ", ".join(sorted(TOOLS)))
+        return
+    sys.exit(run_tool(tool, args, settings=StackSettings.from_env(), env=os.environ))
+
+
 # --- topics --------------------------------------------------------------------------
 
 
