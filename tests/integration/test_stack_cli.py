@@ -127,6 +127,8 @@ def test_commands_find_the_running_stack_without_exports(stack_env, kafka_bootst
     assert f"Kafka {stack_kafka}" in used[0] and "PostgreSQL 127.0.0.1:" in used[0], used[0]
     assert "password" not in created.stderr.lower() and "scram" not in created.stderr.lower()
     assert topic in _topics_on(stack_kafka)
+    listed = run(bare, "kafka", "topics", "--list")  # Kafka's own tools find it too
+    assert listed.returncode == 0 and topic in listed.stdout.split(), listed.stderr
 
     # The environment wins: a bootstrap set there is used even though the stack runs.
     other = f"other_{unique}"
