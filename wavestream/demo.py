@@ -194,28 +194,27 @@ def _show_results(since: datetime, postings: Path) -> None:
         _say(f"  line {line}: {reason}")
 
 
-def _use_stack(stack: Stack) -> bool:
-    """Point the demo at the embedded stack, starting it when needed, unless the
-    environment names both endpoints (settings from the environment win). Returns
-    True when this call started the stack (the demo then stops it)."""
+def _stack_to_start(stack: Stack) -> tuple[bool, bool]:
+    """(use the embedded stack, this run starts it). The environment wins: with both
+    endpoints set there, the embedded stack is not used."""
     if os.environ.get("WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("WAVESTREAM_PG_DSN"):
-        _say("using Kafka and PostgreSQL from WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS and WAVESTREAM_PG_DSN")
-        return False
+        return False, False
     before = stack.status()
-    started = not (before.kafka_running or before.postgres_running)
-    status = stack.up()
-    for line in status.lines():
-        _say(line)
-    for key, value in stack.env().items():
-        os.environ.setdefault(key, value)
-    return started
+    return True, not (before.kafka_running or before.postgres_running)
 
 
 def run(workflow: Path = WORKFLOW, postings: Path = POSTINGS) -> None:
     """Raises: WavestreamError when a step fails (the message names it)."""
     stack = Stack(StackSettings.from_env())
-    started_stack = _use_stack(stack)
+    use_stack, starts_stack = _stack_to_start(stack)  # decided first: an interrupted `up` is undone too
     try:
+        if use_stack:
+            for line in stack.up().lines():
+                _say(line)
+            for key, value in stack.env().items():
+                os.environ.setdefault(key, value)
+        else:
+            _say("using Kafka and PostgreSQL from WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS and WAVESTREAM_PG_DSN")
         env = {**os.environ, "WAVESTREAM_LOG_FORMAT": "json"}
         sup = Supervisor(stack.settings.data_dir / "demo" / "run", OUT / "logs", env)
         stopped, stale = sup.clean_leftovers()
@@ -227,7 +226,7 @@ def run(workflow: Path = WORKFLOW, postings: Path = POSTINGS) -> None:
         finally:
             _say(f"\nstopped pipeline processes: {', '.join(sup.stop_all()) or 'none'}")
     finally:
-        if started_stack:
+        if starts_stack:
             _say(f"stopped the stack: {', '.join(stack.down()) or 'nothing'}")
 
 
