@@ -8,6 +8,7 @@ exit status 1, never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -34,11 +35,26 @@ class _Group(click.Group):
             sys.exit(1)
 
 
+# Commands that need no Kafka or PostgreSQL endpoint (`stack` manages the stack itself).
+_NO_ENDPOINTS = frozenset({"stack", "validate", "schemas"})
+
+
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="wavestream")
-def main() -> None:
-    """Job postings through LLM conversation stages on Apache Kafka."""
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Job postings through LLM conversation stages on Apache Kafka.
+
+    Without WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS / WAVESTREAM_PG_DSN, commands use the
+    running embedded stack of this directory (or WAVESTREAM_STACK_DIR).
+    """
     configure_logging()
+    if ctx.invoked_subcommand not in _NO_ENDPOINTS and not ctx.resilient_parsing:
+        from wavestream.stack.locate import fill_from_running_stack
+
+        # Into the process environment: every *Settings.from_env() and every child
+        # process of the command then sees the same endpoints.
+        fill_from_running_stack(os.environ)
 
 
 # --- stack ---------------------------------------------------------------------------
@@ -61,7 +77,7 @@ def stack_up() -> None:
     status = _stack().up()
     for line in status.lines():
         click.echo(line)
-    click.echo("point commands at it with: eval \"$(wavestream stack env)\"")
+    click.echo("wavestream commands run here use it; to point other tools at it: eval \"$(wavestream stack env)\"")
 
 
 @stack.command("down")
@@ -93,6 +109,27 @@ def stack_env() -> None:
         raise WavestreamError("the stack is not running (run `wavestream stack up`)")
     for key, value in s.env().items():
         click.echo(f"export {key}={shlex.quote(value)}")
+
+
+# --- Kafka's own tools ---------------------------------------------------------------
+
+
+@main.command("kafka", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("tool")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def kafka_tool(tool: str, args: tuple[str, ...]) -> None:
+    """Run Kafka's own TOOL (consumer-groups, topics, transactions, ...) pointed at the
+    cluster: `wavestream kafka consumer-groups --describe --all-groups`.
+
+    `wavestream kafka help` lists the tools; `wavestream kafka TOOL --help` is the tool's.
+    """
+    from wavestream.stack.tools import TOOLS, run_tool
+
+    if tool in ("help", "--help", "-h"):
+        click.echo("usage: wavestream kafka TOOL [ARGS]...  (ARGS as for Kafka's bin/kafka-TOOL.sh)")
+        click.echo("tools: " + ", ".join(sorted(TOOLS)))
+        return
+    sys.exit(run_tool(tool, args, settings=StackSettings.from_env(), env=os.environ))
 
 
 # --- topics --------------------------------------------------------------------------
@@ -147,6 +184,37 @@ def topics_describe(workflow: Path, as_json: bool) -> None:
             f"{r['topic']:32} {r['partitions']:>5} {r['replication_factor']:>3} "
             f"{r.get('min.insync.replicas', '?'):>7} {r.get('retention.ms', '?'):>14} {r.get('cleanup.policy', '?')}"
         )
+
+
+# --- schemas -------------------------------------------------------------------------
+
+
+@main.group(cls=_Group)
+def schemas() -> None:
+    """The Avro schemas as other readers need them."""
+
+
+@schemas.command("canonical")
+@click.option("--check", is_flag=True, help="only report stale files; exit 1 if any")
+def schemas_canonical(check: bool) -> None:
+    """Write schemas/canonical/: each record's standalone Parsing Canonical Form and
+    the CRC-64-AVRO fingerprints that single-object encoded records carry."""
+    from wavestream.canonical import CANONICAL_DIR, stale_files, write_canonical
+    from wavestream.codec import load_schemas
+
+    loaded = load_schemas()
+    if check:
+        stale = stale_files(loaded)
+        for name in stale:
+            click.echo(f"stale    {CANONICAL_DIR / name}")
+        if stale:
+            sys.exit(1)
+        click.echo(f"up to date: {CANONICAL_DIR}")
+        return
+    changed = write_canonical(loaded)
+    for name in changed:
+        click.echo(f"wrote    {CANONICAL_DIR / name}")
+    click.echo(f"{len(changed)} file(s) changed in {CANONICAL_DIR}")
 
 
 # --- commands of the pipeline packages -------------------------------------------------

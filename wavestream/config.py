@@ -100,6 +100,16 @@ def librdkafka_to_env_key(prop: str) -> str:
     return KAFKA_PREFIX + prop.replace("_", "__").replace(".", "_").upper()
 
 
+def kafka_client_properties(env: Mapping[str, str]) -> dict[str, str]:
+    """The librdkafka properties that ``WAVESTREAM_KAFKA_*`` settings in ``env`` carry
+    (empty values left out); ``bootstrap.servers`` may be missing."""
+    return {
+        env_key_to_librdkafka(key[len(KAFKA_PREFIX):]): value
+        for key, value in env.items()
+        if key.startswith(KAFKA_PREFIX) and value != ""
+    }
+
+
 def is_secret(name: str) -> bool:
     lowered = name.lower()
     return any(word in lowered for word in _SECRET_WORDS)
@@ -158,11 +168,7 @@ class KafkaSettings:
                 setting is not a number.
         """
         env = os.environ if env is None else env
-        client = {
-            env_key_to_librdkafka(key[len(KAFKA_PREFIX):]): value
-            for key, value in env.items()
-            if key.startswith(KAFKA_PREFIX) and value != ""
-        }
+        client = kafka_client_properties(env)
         if "bootstrap.servers" not in client:
             raise ConfigError(f"missing required setting {KAFKA_PREFIX}BOOTSTRAP_SERVERS")
         registry = _lookup(env, "SCHEMA_REGISTRY_URL", "") or None

@@ -1,20 +1,24 @@
 """A single-node KRaft Apache Kafka broker (combined broker + controller) on loopback.
 
-The broker's jars come from ``KAFKA_HOME/libs`` when ``KAFKA_HOME`` is set, else they
-are resolved from Maven Central with ``mvn dependency:copy-dependencies`` into the
-cache directory once and reused. Internal topics (offsets, transaction state) are
+The jars of the broker and of Kafka's command line tools come from ``KAFKA_HOME/libs``
+when ``KAFKA_HOME`` is set, else they are resolved from Maven Central with
+``mvn dependency:copy-dependencies`` into the cache directory once and reused. Internal topics (offsets, transaction state) are
 configured for one broker so transactions work.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import logging
+import os
 import shutil
 import subprocess
 import uuid
 from importlib import resources
 from pathlib import Path
+from typing import Iterator
 
 from wavestream.config import StackSettings
 from wavestream.stack.exceptions import StackError
@@ -34,10 +38,13 @@ log = logging.getLogger(__name__)
 _MVN_TIMEOUT_S = 900
 _FORMAT_TIMEOUT_S = 120
 _STOP_TIMEOUT_S = 60.0
+_TOOLS_JAR = "kafka-tools"  # org.apache.kafka:kafka-tools, resolved with the broker
 
 
 class KafkaDistribution:
-    """Where the broker's jars are, resolving them from Maven Central when needed."""
+    """Where the broker's and the command line tools' jars are, resolving them from
+    Maven Central when needed (both in one ``libs`` directory, as Kafka's own
+    distribution has them)."""
 
     def __init__(self, settings: StackSettings) -> None:
         self._settings = settings
@@ -49,7 +56,8 @@ class KafkaDistribution:
         return self._settings.cache_dir / f"kafka_{self._settings.scala_version}-{self._settings.kafka_version}" / "libs"
 
     def classpath(self) -> str:
-        """The broker's classpath, resolving the jars first if they are not cached.
+        """The classpath of the broker and of Kafka's tools, resolving the jars first if
+        they are not cached (or a cache from before the tools were added lacks them).
 
         Raises:
             MissingTool: ``mvn`` is needed and not installed.
@@ -60,34 +68,61 @@ class KafkaDistribution:
             if not any(libs.glob("kafka_*.jar")):
                 raise StackError(f"KAFKA_HOME={self._settings.kafka_home} has no libs/kafka_*.jar")
             return str(libs / "*")
-        if not (libs.parent / ".complete").exists():
-            self._resolve(libs)
+        if not self._complete(libs):
+            with _lock(libs.parent / ".resolve.lock"):
+                if not self._complete(libs):  # another process may have resolved meanwhile
+                    self._resolve(libs)
         return str(libs / "*")
 
+    def _complete(self, libs: Path) -> bool:
+        tools_jar = libs / f"{_TOOLS_JAR}-{self._settings.kafka_version}.jar"
+        return (libs.parent / ".complete").exists() and tools_jar.exists()
+
     def _resolve(self, libs: Path) -> None:
+        """Resolve into a scratch directory, then move the jars into ``libs``: jars that
+        are there already stay untouched, so brokers running from them are not disturbed."""
         mvn = require_tool("mvn", "install Maven (apt-get install maven) or set KAFKA_HOME")
         work = libs.parent
-        if work.exists():
-            shutil.rmtree(work)  # a half-finished earlier resolve
-        work.mkdir(parents=True)
+        scratch = work / f"libs.partial-{os.getpid()}"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
         pom = work / "pom.xml"
         pom.write_text(resources.files("wavestream.stack").joinpath("kafka-pom.xml").read_text())
         log_file = work / "mvn.log"
         log.info("resolving Kafka %s jars from Maven Central into %s", self._settings.kafka_version, libs)
         cmd = [
             mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
-            f"-DoutputDirectory={libs}", "-DincludeScope=runtime",
+            f"-DoutputDirectory={scratch}", "-DincludeScope=runtime",
             f"-Dkafka.version={self._settings.kafka_version}",
             f"-Dscala.binary={self._settings.scala_version}",
         ]
-        with log_file.open("w") as out:
-            try:
-                result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=_MVN_TIMEOUT_S)
-            except subprocess.TimeoutExpired as exc:
-                raise StackError(f"mvn did not resolve the Kafka jars in {_MVN_TIMEOUT_S}s; see {log_file}") from exc
-        if result.returncode != 0 or not any(libs.glob("kafka_*.jar")):
-            raise StackError(f"mvn could not resolve the Kafka jars; see {log_file}: {tail(log_file)}")
+        try:
+            with log_file.open("w") as out:
+                try:
+                    result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=_MVN_TIMEOUT_S)
+                except subprocess.TimeoutExpired as exc:
+                    raise StackError(f"mvn did not resolve the Kafka jars in {_MVN_TIMEOUT_S}s; see {log_file}") from exc
+            if result.returncode != 0 or not any(scratch.glob("kafka_*.jar")):
+                raise StackError(f"mvn could not resolve the Kafka jars; see {log_file}: {tail(log_file)}")
+            libs.mkdir(exist_ok=True)
+            for jar in scratch.iterdir():
+                if not (libs / jar.name).exists():
+                    os.replace(jar, libs / jar.name)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         (work / ".complete").write_text(self._settings.kafka_version + "\n")
+
+
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created if missing) while the block runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class EmbeddedKafka:
@@ -248,8 +283,13 @@ class EmbeddedKafka:
 
 
 def _cluster_id() -> str:
-    # KRaft cluster ids are 16 random bytes in URL-safe base64 without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """16 random bytes in URL-safe base64 without padding, as KRaft wants. Never one
+    starting with "-" (1 in 64 would): kafka-storage would read it as an option, and
+    Kafka's own Uuid.randomUuid() skips those too."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _quiet_logger() -> logging.Logger:

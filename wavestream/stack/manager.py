@@ -37,6 +37,11 @@ class StackStatus:
         ]
 
 
+def state_file(settings: StackSettings) -> Path:
+    """Where ``up`` records what it started and where it listens."""
+    return settings.data_dir / "stack.json"
+
+
 class Stack:
     """Both embedded services; ``down`` stops only the processes ``up`` recorded."""
 
@@ -44,7 +49,7 @@ class Stack:
         self.settings = settings
         self.kafka = EmbeddedKafka(settings)
         self.postgres = EmbeddedPostgres(settings)
-        self._state_file = settings.data_dir / "stack.json"
+        self._state_file = state_file(settings)
 
     def up(self) -> StackStatus:
         """Start whatever is not running yet; a second ``up`` is a no-op.
@@ -118,6 +123,12 @@ class Stack:
             "kafka_version": status.kafka_version,
             "postgres_version": status.postgres_version,
             "kafka_pid": self.kafka.pid(),
+            # Where it listens, so commands run without the same WAVESTREAM_STACK_*
+            # settings still find it (wavestream.stack.locate).
+            "host": self.settings.host,
+            "kafka_port": self.settings.kafka_port,
+            "controller_port": self.settings.controller_port,
+            "pg_port": self.settings.pg_port,
             "up_seconds": round(seconds, 2),
         }
         self._state_file.write_text(json.dumps(state, indent=2) + "\n")
