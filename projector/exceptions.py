@@ -24,3 +24,9 @@ class VerificationFailed(ReplayError):
     def __init__(self, message: str, differences: dict[str, tuple]) -> None:
         super().__init__(message)
         self.differences = differences
+
+
+class BulkUnsupported(ReplayError):
+    """The bulk rebuild cannot load this topic as the live projector would (a record the
+    fold or the database refuses, a posting spread over partitions): rebuild with the
+    incremental path instead, which isolates such records."""
