@@ -52,6 +52,7 @@ from psycopg2 import sql
 
 from projector.bulkddl import BIG_TABLES, DuplicateKeys, defer_ddl, restore_ddl, truncate
 from projector.exceptions import BulkUnsupported, ReplayError
+from projector.pgschema import connect_schema
 from projector.fold import (ACTOR_ONLY, CHECKPOINT_COLUMNS, POSTING_COLUMNS, ActorTotals, checkpoint_values,
                             fold_event, posting_values)
 from projector.records import EVENT_COLUMNS, PROJECTION, Record, decode_messages, event_row
@@ -59,7 +60,7 @@ from projector.repository import Repository, write_actor_totals
 from wavestream.clients import build_consumer
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings, PostgresSettings
-from wavestream.db import connect, transaction
+from wavestream.db import transaction
 from wavestream.exceptions import DatabaseError, DatabaseUnavailable, WavestreamError
 
 log = logging.getLogger(__name__)
@@ -315,7 +316,7 @@ def bulk_build(kafka: KafkaSettings, postgres: PostgresSettings, schema: str, to
         ReplayError / DatabaseError / KafkaClientError: the build failed.
     """
     work = {p: (0, t) for p, t in targets.items() if t > 0}
-    admin = connect(postgres, application_name="wavestream-replay")
+    admin = connect_schema(postgres, schema, application_name="wavestream-replay")  # unqualified SQL: the build
     try:
         deferred = defer_ddl(admin, schema)
         skip: frozenset = frozenset()
