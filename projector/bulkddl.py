@@ -72,7 +72,8 @@ def defer_ddl(conn: Connection, schema: str) -> list[tuple[str, str]]:
 
 
 def restore_ddl(conn: Connection, schema: str, statements: list[tuple[str, str]]) -> None:
-    """Build back what :func:`defer_ddl` dropped (one transaction), then ANALYZE.
+    """Build back what :func:`defer_ddl` dropped (one transaction). No ANALYZE: it took
+    as long as the index builds, and autovacuum analyzes the loaded tables by itself.
 
     Raises:
         DuplicateKeys: the execution_events key cannot be built (duplicated event ids:
@@ -95,21 +96,6 @@ def restore_ddl(conn: Connection, schema: str, statements: list[tuple[str, str]]
             raise BulkUnsupported(f"{schema}.{table} has duplicate keys after the bulk load (a posting's"
                                   f" events in several partitions?): {exc.pgerror}") from exc
         raise to_wavestream_error(exc, f"building the indexes of {schema}") from exc
-    analyze(conn, schema)
-
-
-def analyze(conn: Connection, schema: str) -> None:
-    """ANALYZE the big tables (fresh statistics for the readers after the swap)."""
-    old = conn.autocommit
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            for table in BIG_TABLES:
-                cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, table)))
-    except psycopg2.Error as exc:
-        raise to_wavestream_error(exc, f"analyzing {schema}") from exc
-    finally:
-        conn.autocommit = old
 
 
 def truncate(cur: Any, schema: str, tables: tuple[str, ...]) -> None:
