@@ -36,6 +36,13 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "projector_offsets": (("updated_at",), "projection, topic, partition"),
 }
 
+#: Columns holding Kafka offsets. An import into another cluster moves offsets (the
+#: source's transaction markers took some), so a restore compares without them.
+OFFSET_COLUMNS: dict[str, tuple[str, ...]] = {
+    "execution_events": ("kafka_offset",), "postings": ("last_offset",), "projector_errors": ("offset",),
+    "projector_offsets": ("next_offset",),
+}
+
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -90,11 +97,11 @@ def schema_exists(conn: Connection, schema: str) -> bool:
         return cur.fetchone() is not None
 
 
-def table_checksums(conn: Connection, schema: str) -> dict[str, tuple[int, str]]:
+def table_checksums(conn: Connection, schema: str, *, offsets: bool = True) -> dict[str, tuple[int, str]]:
     """table -> (row count, digest) for the read-model tables of ``schema``, in a
     transaction of its own; see :func:`checksums`."""
     with transaction(conn), conn.cursor() as cur:
-        return checksums(cur, schema)
+        return checksums(cur, schema, offsets=offsets)
 
 
 #: md5 of one row, split into two signed 64-bit halves; summed as numeric (no overflow).
@@ -106,7 +113,7 @@ _DIGEST_SQL = (
 _MOD = 2 ** 64
 
 
-def checksums(cur: Any, schema: str) -> dict[str, tuple[int, str]]:
+def checksums(cur: Any, schema: str, *, offsets: bool = True) -> dict[str, tuple[int, str]]:
     """:func:`table_checksums` inside the caller's transaction.
 
     The digest of a table is the 128-bit sum (mod 2^64 per half) of the md5 of every
@@ -115,14 +122,15 @@ def checksums(cur: Any, schema: str) -> dict[str, tuple[int, str]]:
     text limit near 33M rows), and PostgreSQL may compute it with parallel workers.
     Rows carry their keys, so equal digests mean equal tables (up to md5
     collisions). Wall-clock and generated columns are left out, so a replay's tables
-    compare equal to the live ones.
+    compare equal to the live ones; ``offsets=False`` leaves out the Kafka offset
+    columns too (:data:`OFFSET_COLUMNS`: what a restore into another cluster moves).
 
     Raises:
         DatabaseError: a read-model table is missing from ``schema``.
     """
     result: dict[str, tuple[int, str]] = {}
     for table, (excluded, _order) in TABLES.items():
-        result[table] = table_digest(cur, schema, table, excluded)
+        result[table] = table_digest(cur, schema, table, excluded + (() if offsets else OFFSET_COLUMNS.get(table, ())))
     return result
 
 
