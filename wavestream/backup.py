@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import ConfigResource, ConfigSource
 
 from wavestream.archive import Entry, PartitionWriter, file_sha256, partition_path, write_manifest
@@ -47,11 +47,14 @@ def user_topics(admin: Any) -> dict[str, Any]:
     return {name: md for name, md in sorted(topics.items()) if not name.startswith("__")}
 
 
-def group_offsets(admin: Any, topics: set[str]) -> dict[str, dict[str, dict[str, int]]]:
-    """group -> topic -> partition (as a string) -> committed offset, for ``topics``.
+def group_offsets(settings: KafkaSettings, admin: Any, partitions: list[tuple[str, int]]
+                  ) -> dict[str, dict[str, dict[str, int]]]:
+    """group -> topic -> partition (as a string) -> committed offset, for ``partitions``.
+    Offsets are fetched by a consumer of each group that joins nothing (plain offset
+    fetch; the admin API's group-offset calls crashed confluent-kafka 2.16 in places).
 
     Raises:
-        BackupError: the groups or their offsets cannot be listed.
+        BackupError: the groups or their offsets cannot be read.
     """
     try:
         listed = admin.list_consumer_groups(request_timeout=_TIMEOUT_S).result()
@@ -59,14 +62,15 @@ def group_offsets(admin: Any, topics: set[str]) -> dict[str, dict[str, dict[str,
         raise BackupError(f"cannot list consumer groups: {exc}") from exc
     result: dict[str, dict[str, dict[str, int]]] = {}
     for group in sorted(g.group_id for g in listed.valid):
+        consumer = build_consumer(settings, group)
         try:
-            futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
-                                                        request_timeout=_TIMEOUT_S)
-            committed = futures[group].result().topic_partitions
+            committed = consumer.committed([TopicPartition(t, p) for t, p in partitions], _TIMEOUT_S)
         except KafkaException as exc:
             raise BackupError(f"cannot read the offsets of group {group}: {exc}") from exc
+        finally:
+            consumer.close()
         for tp in committed:
-            if tp.topic in topics and tp.offset >= 0:
+            if tp.offset >= 0:
                 result.setdefault(group, {}).setdefault(tp.topic, {})[str(tp.partition)] = tp.offset
     return result
 
@@ -120,7 +124,8 @@ class Exporter:
             if missing:
                 raise BackupError(f"topics not found: {', '.join(missing)}")
             metadata = {n: md for n, md in metadata.items() if n in self.only}
-        groups = group_offsets(admin, set(metadata))  # before the high-water marks: see the module doc
+        partitions = [(t, p) for t, md in metadata.items() for p in sorted(md.partitions)]
+        groups = group_offsets(self.kafka, admin, partitions)  # before the high-water marks: see the module doc
         settings = topic_settings(admin, list(metadata))
         topics = self._read_topics(metadata, settings)
         manifest = {"created_at": datetime.now(timezone.utc).isoformat(), "topics": topics,

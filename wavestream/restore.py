@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
 from wavestream.archive import read_entries, read_manifest, verify
 from wavestream.backup import user_topics
@@ -115,7 +115,7 @@ class Importer:
                 report.translated[(topic, partition)] = translator.finish(end)
         finally:
             consumer.close()
-        report.groups = self._set_group_offsets(admin, manifest["groups"], report.translated)
+        report.groups = self._set_group_offsets(manifest["groups"], report.translated)
         report.seconds = time.monotonic() - started
         log.info("import done", extra={"directory": str(self.directory), "records": report.records,
                                        "groups": report.groups, "seconds": round(report.seconds, 2)})
@@ -190,17 +190,45 @@ class Importer:
             n += 1
         return n
 
-    def _set_group_offsets(self, admin: Any, groups: dict[str, Any], translated: dict) -> int:
+    def _set_group_offsets(self, groups: dict[str, Any], translated: dict) -> int:
         for group, topics in sorted(groups.items()):
-            tps = [TopicPartition(topic, int(p), translated[(topic, int(p))][old])
-                   for topic, parts in sorted(topics.items()) for p, old in sorted(parts.items())]
-            try:
-                futures = admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)],
-                                                             request_timeout=_TIMEOUT_S)
-                futures[group].result()
-            except KafkaException as exc:
-                raise BackupError(f"cannot set the offsets of group {group} (is it running?): {exc}") from exc
+            offsets = {(topic, int(p)): translated[(topic, int(p))][old]
+                       for topic, parts in sorted(topics.items()) for p, old in sorted(parts.items())}
+            _set_offsets(self.kafka, group, offsets)
         return len(groups)
+
+
+_SET_ATTEMPTS = 60
+
+
+def _set_offsets(settings: KafkaSettings, group: str, offsets: dict[tuple[str, int], int]) -> None:
+    """Commit ``offsets`` for ``group`` with a consumer of that group that joins nothing
+    (a plain offset commit), and read them back. A fresh cluster's group coordinator
+    may still be loading, so both are retried until the read-back matches. (The admin
+    API's alter/list of group offsets crashed confluent-kafka 2.16 against a group that
+    did not exist yet: a consumer does the same with the protocol's plain calls.)
+
+    Raises:
+        BackupError: the offsets did not stick (e.g. the group has active members).
+    """
+    tps = [TopicPartition(t, p, o) for (t, p), o in sorted(offsets.items())]
+    consumer = build_consumer(settings, group)
+    problem = ""
+    try:
+        for _ in range(_SET_ATTEMPTS):
+            try:
+                consumer.commit(offsets=tps, asynchronous=False)
+                stored = {(tp.topic, tp.partition): tp.offset
+                          for tp in consumer.committed([TopicPartition(t, p) for t, p in offsets], _TIMEOUT_S)}
+                if stored == offsets:
+                    return
+                problem = f"read back {stored}"
+            except KafkaException as exc:
+                problem = str(exc)
+            time.sleep(1.0)
+    finally:
+        consumer.close()
+    raise BackupError(f"cannot set the offsets of group {group} (is it running?): {problem}")
 
 
 def _wanted_offsets(groups: dict[str, Any]) -> dict[tuple[str, int], set[int]]:
