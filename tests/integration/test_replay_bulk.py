@@ -40,7 +40,7 @@ def _sql(dsn: str, statement: str, params: tuple = ()) -> list[tuple]:
     conn = connect(PostgresSettings(dsn))
     try:
         with conn.cursor() as cur:
-            cur.execute(statement, params)
+            cur.execute(statement, params or None)
             rows = cur.fetchall() if cur.description else []
         conn.commit()
         return rows
