@@ -88,3 +88,12 @@ def test_partitions_split_into_balanced_groups():
     sizes = sorted(sum(t - s for s, t in g.values()) for g in groups)
     assert sizes == [115, 170]  # greedy: largest first, each to the lightest group
     assert split(work, 9) == [{p: work[p]} for p in (0, 1, 4, 2, 3)]
+
+
+@pytest.mark.parametrize("dsn", ["postgresql://alice:s3cr%40t@db:5432/ws", "host=db user=alice password=s3cr@t dbname=ws"])
+def test_pg_dump_gets_the_password_from_the_environment_not_the_command_line(dsn):
+    from wavestream.backup import libpq_args
+
+    conninfo, env = libpq_args(dsn)
+    assert "s3cr" not in conninfo and "password" not in conninfo
+    assert env["PGPASSWORD"] == "s3cr@t" and "dbname=ws" in conninfo and "user=alice" in conninfo
