@@ -78,16 +78,21 @@ def projector_cmd(schema: str, topic: str, group_id: str, instance_id: str | Non
               help="seconds to wait for a lagging live projection before comparing")
 @click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--progress/--no-progress", default=True, show_default=True, help="progress bar on stderr")
+@click.option("--incremental", is_flag=True, help="build with the live projector's per-batch path instead of "
+              "the bulk load (slower; what the bulk load falls back to by itself when it must)")
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="bulk-load processes (partition groups); default: the CPU count")
 def replay_cmd(schema: str, topic: str, rollback: bool, force: bool, wait_live_s: float, batch_size: int,
-               progress: bool) -> None:
-    """Rebuild the read models into a fresh schema from offset 0, verify row counts and
-    checksums against live, and swap schemas atomically (the old one is kept as
-    <schema>_previous for --rollback)."""
+               progress: bool, incremental: bool, workers: int | None) -> None:
+    """Rebuild the read models into a fresh schema from offset 0 (a bulk load), verify
+    row counts and checksums against live, and swap schemas atomically (the old one is
+    kept as <schema>_previous for --rollback)."""
     from projector.replay import Replay
     from wavestream.config import KafkaSettings, PostgresSettings
 
     replay = Replay(KafkaSettings.from_env(), PostgresSettings.from_env(), schema=schema, topic=topic,
-                    batch_size=batch_size, progress=progress, force=force, wait_live_s=wait_live_s)
+                    batch_size=batch_size, progress=progress, force=force, wait_live_s=wait_live_s,
+                    bulk=not incremental, workers=workers)
     if rollback:
         replay.rollback()
         click.echo(f"rolled back: {schema} is the previous build again; the replaced one is {schema}_previous")

@@ -50,3 +50,9 @@ class RecordRefused(ProjectorError):
     def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
         super().__init__(message)
         self.sqlstate = sqlstate
+
+
+class BulkUnsupported(ReplayError):
+    """The bulk rebuild cannot load this topic as the live projector would (a record the
+    fold or the database refuses, a posting spread over partitions): rebuild with the
+    incremental path instead, which isolates such records."""

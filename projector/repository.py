@@ -342,27 +342,7 @@ class Repository:
         totals = ActorTotals()
         for r in new:
             totals.add(r.event)
-        if totals.performance:
-            rows = [(*key, *(totals.performance[key][c] for c in _PERF_COLUMNS[2:]))
-                    for key in sorted(totals.performance)]
-            sets = [_ADD.format(c=c) for c in ("calls", "successes", "failures", "duration_ms_total",
-                                                 "completed_duration_ms", "prompt_tokens", "completion_tokens")]
-            sets += ["duration_ms_min = LEAST(actor_performance.duration_ms_min, EXCLUDED.duration_ms_min)",
-                     "duration_ms_max = GREATEST(actor_performance.duration_ms_max, EXCLUDED.duration_ms_max)",
-                     "first_call_at = LEAST(actor_performance.first_call_at, EXCLUDED.first_call_at)",
-                     "last_call_at = GREATEST(actor_performance.last_call_at, EXCLUDED.last_call_at)"]
-            execute_values(cur, f"INSERT INTO actor_performance ({', '.join(_PERF_COLUMNS)}) VALUES %s"
-                           f" ON CONFLICT (actor_name, actor_kind) DO UPDATE SET {', '.join(sets)}",
-                           rows, page_size=len(rows))
-        if totals.versions:
-            rows = [(*key, v["calls"], v["first_seen_at"], v["last_seen_at"])
-                    for key, v in sorted(totals.versions.items())]
-            execute_values(cur, "INSERT INTO actors (actor_name, actor_kind, model_file, model_sha256, calls,"
-                           " first_seen_at, last_seen_at) VALUES %s ON CONFLICT (actor_name, actor_kind,"
-                           " model_file, model_sha256) DO UPDATE SET calls = actors.calls + EXCLUDED.calls,"
-                           " first_seen_at = LEAST(actors.first_seen_at, EXCLUDED.first_seen_at),"
-                           " last_seen_at = GREATEST(actors.last_seen_at, EXCLUDED.last_seen_at)",
-                           rows, page_size=len(rows))
+        write_actor_totals(cur, totals)
 
     def _insert_errors(self, cur: Any, errors: Iterable[Record]) -> int:
         rows = [(self.projection, r.topic, r.partition, r.offset, r.error_reason or "unknown",
@@ -391,6 +371,32 @@ class Repository:
             if cur.rowcount != len(fresh):
                 raise OffsetConflict(f"offsets of {topic} partitions {sorted(p for _, _, p, _ in fresh)}"
                                      " were created concurrently")
+
+
+def write_actor_totals(cur: Any, totals: ActorTotals) -> None:
+    """Add ``totals`` to ``actor_performance`` and ``actors`` (upserts of sums and
+    min/max), so the totals of separate batches or bulk-rebuild workers add up in any order."""
+    if totals.performance:
+        rows = [(*key, *(totals.performance[key][c] for c in _PERF_COLUMNS[2:]))
+                for key in sorted(totals.performance)]
+        sets = [_ADD.format(c=c) for c in ("calls", "successes", "failures", "duration_ms_total",
+                                             "completed_duration_ms", "prompt_tokens", "completion_tokens")]
+        sets += ["duration_ms_min = LEAST(actor_performance.duration_ms_min, EXCLUDED.duration_ms_min)",
+                 "duration_ms_max = GREATEST(actor_performance.duration_ms_max, EXCLUDED.duration_ms_max)",
+                 "first_call_at = LEAST(actor_performance.first_call_at, EXCLUDED.first_call_at)",
+                 "last_call_at = GREATEST(actor_performance.last_call_at, EXCLUDED.last_call_at)"]
+        execute_values(cur, f"INSERT INTO actor_performance ({', '.join(_PERF_COLUMNS)}) VALUES %s"
+                       f" ON CONFLICT (actor_name, actor_kind) DO UPDATE SET {', '.join(sets)}",
+                       rows, page_size=len(rows))
+    if totals.versions:
+        rows = [(*key, v["calls"], v["first_seen_at"], v["last_seen_at"])
+                for key, v in sorted(totals.versions.items())]
+        execute_values(cur, "INSERT INTO actors (actor_name, actor_kind, model_file, model_sha256, calls,"
+                       " first_seen_at, last_seen_at) VALUES %s ON CONFLICT (actor_name, actor_kind,"
+                       " model_file, model_sha256) DO UPDATE SET calls = actors.calls + EXCLUDED.calls,"
+                       " first_seen_at = LEAST(actors.first_seen_at, EXCLUDED.first_seen_at),"
+                       " last_seen_at = GREATEST(actors.last_seen_at, EXCLUDED.last_seen_at)",
+                       rows, page_size=len(rows))
 
 
 def _binary(value: bytes | None) -> Any:
