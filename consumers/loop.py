@@ -141,6 +141,7 @@ class TransactionalLoop:
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         self._assignment_changed = True
         self._lag_due = 0.0  # report the new partitions' lag at the next chance
+        metrics.health.set_ready(True)
         self.log.info("assigned %s", _names(partitions))
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
@@ -156,6 +157,7 @@ class TransactionalLoop:
         Raises:
             WorkerFenced: a newer instance owns the transactional.id.
         """
+        metrics.health.polled()
         self._maintain()
         msgs = self.consumer.consume(self.config.batch_size, self._poll_timeout())
         records = [m for m in msgs if not self._is_error(m)]

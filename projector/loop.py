@@ -39,6 +39,7 @@ from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings, PostgresSettings
 from wavestream.db import Connection
 from wavestream.exceptions import DatabaseUnavailable
+from wavestream.metrics import health
 from wavestream.topics import EVENTS, require_topics
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class Projector:
                                on_lost=self._on_revoke)
             last_report = time.monotonic()
             while not self._stop.is_set():
+                health.polled()
                 messages = consumer.consume(num_messages=opts.batch_size, timeout=opts.batch_timeout_s)
                 self._handle(messages)
                 if self._targets is not None and self._caught_up():
@@ -245,6 +247,7 @@ class Projector:
             if self._stop.wait(delay):
                 return None
             delay = min(delay * 2, self.options.backoff_max_s)
+            health.polled()  # waiting for PostgreSQL is not a hang
             if keep_alive and self._consumer is not None:
                 self._consumer.poll(0)  # keep the group membership alive; the batch is re-read anyway
 
@@ -254,6 +257,7 @@ class Projector:
         assignment = consumer.assignment()
         if assignment:
             consumer.pause(assignment)
+        health.set_ready(False, "PostgreSQL unavailable")
         stored = self._stored_offsets()
         assignment = consumer.assignment()  # a rebalance may have run meanwhile
         if stored is None:
@@ -263,6 +267,7 @@ class Projector:
         self._seek({tp.partition: stored.get(tp.partition, BEGINNING) for tp in assignment})
         if assignment:
             consumer.resume(assignment)
+        health.set_ready(True)
 
     def _seek(self, offsets: dict[int, int]) -> None:
         for partition, offset in sorted(offsets.items()):
@@ -291,6 +296,7 @@ class Projector:
             self._eof.pop(tp.partition, None)
         log.info("partitions assigned", extra={"partitions": {tp.partition: tp.offset for tp in partitions}})
         consumer.incremental_assign(partitions)
+        health.set_ready(True)
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         for tp in partitions:

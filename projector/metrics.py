@@ -6,9 +6,10 @@ process (tests) do not collide.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from projector.repository import ApplyResult
+from wavestream.metrics import serve
 
 
 class ProjectorMetrics:
@@ -30,8 +31,9 @@ class ProjectorMetrics:
         self.lag = Gauge("wavestream_projector_consumer_lag", "High-water mark minus stored offset",
                          ["partition"], registry=self.registry)
 
-    def serve(self, port: int, addr: str = "0.0.0.0") -> None:
-        start_http_server(port, addr=addr, registry=self.registry)
+    def serve(self, port: int, addr: str = "0.0.0.0") -> int | None:
+        """Serve this registry's ``/metrics`` with the ``/healthz`` and ``/readyz`` probes."""
+        return serve(port, addr=addr, registry=self.registry)
 
     def batch(self, result: ApplyResult, seconds: float) -> None:
         self.batches.inc()

@@ -37,6 +37,7 @@ KEYS = frozenset(
         "LOG_FORMAT",
         "RUN_ID",
         "METRICS_PORT",
+        "HEALTH_MAX_POLL_AGE_S",
         "STACK_DIR",
         "CACHE_DIR",
         "STACK_HOST",
