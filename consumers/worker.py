@@ -26,7 +26,7 @@ from wavestream import metrics
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
 from wavestream.logs import bind
-from wavestream.topics import COMMANDS, DEADLETTER, EVENTS, retry_topic, stage_topic
+from wavestream.topics import COMMANDS, DEADLETTER, EVENTS, retry_topic, stage_group, stage_topic
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def build_worker(settings: KafkaSettings, workflow_path: Path, options: WorkerOp
     handler = StageHandler(workflow, stage, actor, codec, worker_id, circuit, is_cancelled=cancellations.is_cancelled)
     timeout_s = float(stage.limits.get("timeout_s", 60))
     config = LoopConfig(
-        group_id=f"wavestream-stage-{stage.name}", topics=[stage_topic(stage.name), retry_topic(stage.name)],
+        group_id=stage_group(stage.name), topics=[stage_topic(stage.name), retry_topic(stage.name)],
         transactional_id=options.transactional_id, batch_size=options.batch_size, batch_max_s=options.batch_max_s,
         poll_s=options.poll_s, group_instance_id=options.transactional_id if options.static_membership else None,
         transaction_timeout_ms=int(max(60.0, options.batch_max_s + timeout_s + 30.0) * 1000),

@@ -164,6 +164,8 @@ for _command in _PROJECTOR_COMMANDS:
     main.add_command(_command)
 from projector.plots import plots as _plots  # noqa: E402 - plots
 main.add_command(_plots)
+from projector.migrate_cli import migrate_cmd as _migrate  # noqa: E402 - migrate
+main.add_command(_migrate)
 from producers.cli import COMMANDS as _PRODUCER_COMMANDS  # noqa: E402 - submit, command
 for _command in _PRODUCER_COMMANDS:
     main.add_command(_command)

@@ -38,6 +38,21 @@ def retry_topic(stage: str) -> str:
     return f"stage.{stage}.retry"
 
 
+def stage_group(stage: str) -> str:
+    """The consumer group of a stage's workers (reads its stage and retry topics)."""
+    return f"wavestream-stage-{stage}"
+
+
+def router_group(workflow: str) -> str:
+    """The consumer group of the ingest router of a workflow (reads ``postings``)."""
+    return f"wavestream-router-{workflow}"
+
+
+def commands_group(workflow: str) -> str:
+    """The consumer group of the command processor of a workflow (reads ``commands``)."""
+    return f"wavestream-commands-{workflow}"
+
+
 def default_replication(brokers: int) -> tuple[int, int]:
     """(replication factor, min.insync.replicas) for a cluster of ``brokers`` brokers:
     ``min(3, brokers)`` replicas, and two of three in sync for a write (one broker may

@@ -31,7 +31,7 @@ def resolve(args: list[str]) -> click.Command:
         sub = command.get_command(ctx, name)
         assert sub is not None, f"no command {name!r} in `wavestream {' '.join(args)}`"
         command = sub
-    options = {opt for p in command.params for opt in getattr(p, "opts", [])}
+    options = {opt for p in command.params for opt in [*getattr(p, "opts", []), *getattr(p, "secondary_opts", [])]}
     for token in rest:
         if token.startswith("--"):
             assert token.split("=")[0] in options, f"`wavestream {' '.join(args)}`: unknown option {token}"
