@@ -20,6 +20,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -80,6 +81,17 @@ class StackProcs(Procs):
             proc = subprocess.Popen([*WAVESTREAM, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         self.procs[name] = proc
         return proc
+
+    def dump_stacks(self) -> str:
+        """SIGABRT every live process (PYTHONFAULTHANDLER writes its Python stack to its
+        log) and return the stacks: where a stuck process waits."""
+        live = [n for n, p in self.procs.items() if p.poll() is None]
+        for name in live:
+            self.procs[name].send_signal(signal.SIGABRT)
+            self.stopped.add(name)
+        for name in live:
+            self.procs[name].wait(30)
+        return "\n".join(f"--- {n}:\n" + self.log(n).rpartition("Fatal Python error")[2][:1500] for n in live)
 
     def probe(self, name: str, path: str) -> tuple[int, str] | None:
         """(HTTP status, body) of ``path`` on the process's metrics port; None while it
@@ -200,13 +212,17 @@ def _run(settings: KafkaSettings, pipeline: dict, ids: list[str], *, during=None
     completed and nothing more arrives."""
     log = EventLog(settings, ids)
     feeder = Feeder(settings, ids, per_s)
+    procs = pipeline["procs"]
     try:
         feeder.start()
-        if during is not None:
-            log.wait_for(lambda l: len(l.of("PostingCompleted")) >= 20, pipeline["procs"], what="first completions")
-            during(log)
-        log.wait_for(lambda l: {e["posting_id"] for e in l.of("PostingCompleted")} >= set(ids),
-                     pipeline["procs"], max_rounds=6000, what=f"{len(ids)} completions")
+        try:
+            if during is not None:
+                log.wait_for(lambda l: len(l.of("PostingCompleted")) >= 20, procs, what="first completions")
+                during(log)
+            log.wait_for(lambda l: {e["posting_id"] for e in l.of("PostingCompleted")} >= set(ids),
+                         procs, max_rounds=3000, what=f"{len(ids)} completions")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nstacks of the processes still running:\n{procs.dump_stacks()}") from exc
         feeder.join(180)
         assert feeder.undelivered == 0
         log.settle(rounds=25)
