@@ -52,6 +52,10 @@ BATCH_DURATION = Histogram(
 CONSUMER_LAG = Gauge(
     "wavestream_consumer_lag", "High-water mark minus position", ["component", "topic", "partition"]
 )
+CONSUMER_POSITION = Gauge(
+    "wavestream_consumer_position", "Next offset to consume (moves as records are handled)",
+    ["component", "topic", "partition"],
+)
 CIRCUIT_STATE = Gauge(
     "wavestream_circuit_state", "Circuit breaker state: 0 closed, 1 open, 2 half-open", ["actor"]
 )
@@ -180,15 +184,30 @@ def serve(port: int | None = None, *, addr: str = "0.0.0.0", registry: Collector
     return bound
 
 
+_REPORTED: dict[str, set[tuple[str, str]]] = {}  # component -> (topic, partition) with lag series
+
+
 def record_lag(component: str, consumer: Any, partitions: Iterable[Any]) -> None:
-    """Set the lag gauge of each assigned partition: high-water mark minus position.
+    """Set the lag gauge (high-water mark minus position) and the position gauge of each
+    assigned partition, and drop the series of partitions no longer assigned (their new
+    owner reports them; a stale value would look like a stall).
 
     Uses the watermarks cached from fetch responses: asking the broker would block the
     consumer loop behind its own fetches. A partition without a position yet counts from
     its low-water mark, as ``auto.offset.reset=earliest`` will; one whose watermarks are
     not known yet is skipped until the next refresh.
     """
-    for tp in consumer.position(list(partitions)):
+    partitions = list(partitions)
+    assigned = {(tp.topic, str(tp.partition)) for tp in partitions}
+    reported = _REPORTED.setdefault(component, set())
+    for topic, partition in reported - assigned:
+        for gauge in (CONSUMER_LAG, CONSUMER_POSITION):
+            try:
+                gauge.remove(component, topic, partition)
+            except KeyError:
+                pass
+    reported &= assigned
+    for tp in consumer.position(partitions):
         try:
             low, high = consumer.get_watermark_offsets(tp, cached=True)
         except Exception:  # noqa: BLE001 - lag is best effort; the records themselves are safe
@@ -196,7 +215,10 @@ def record_lag(component: str, consumer: Any, partitions: Iterable[Any]) -> None
         position = tp.offset if tp.offset >= 0 else low
         if high < 0 or position < 0:
             continue
-        CONSUMER_LAG.labels(component, tp.topic, str(tp.partition)).set(max(high - position, 0))
+        labels = (component, tp.topic, str(tp.partition))
+        CONSUMER_LAG.labels(*labels).set(max(high - position, 0))
+        CONSUMER_POSITION.labels(*labels).set(position)
+        reported.add((tp.topic, str(tp.partition)))
 
 
 def set_circuit(actor: str, state: str) -> None:
