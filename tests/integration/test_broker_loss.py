@@ -86,12 +86,20 @@ class StackProcs(Procs):
         """SIGABRT every live process (PYTHONFAULTHANDLER writes its Python stack to its
         log) and return the stacks: where a stuck process waits."""
         live = [n for n, p in self.procs.items() if p.poll() is None]
+        native = {}
+        if shutil.which("gdb"):  # where inside librdkafka a stuck call waits
+            for name in live:
+                native[name] = subprocess.run(
+                    ["gdb", "-p", str(self.procs[name].pid), "-batch", "-ex", "thread apply all bt 12"],
+                    capture_output=True, text=True, timeout=120).stdout
+                (self.log_dir / f"{name}.gdb.txt").write_text(native[name])
         for name in live:
             self.procs[name].send_signal(signal.SIGABRT)
             self.stopped.add(name)
         for name in live:
             self.procs[name].wait(30)
-        return "\n".join(f"--- {n}:\n" + self.log(n).rpartition("Fatal Python error")[2][:1500] for n in live)
+        return "\n".join(f"--- {n} (native stacks in {self.log_dir}/{n}.gdb.txt):\n"
+                         + self.log(n).rpartition("Fatal Python error")[2][:1500] for n in live)
 
     def probe(self, name: str, path: str) -> tuple[int, str] | None:
         """(HTTP status, body) of ``path`` on the process's metrics port; None while it
