@@ -12,6 +12,13 @@ workers and the projector, all subprocesses. The tests, in order:
 3. One broker stopped for good: postings keep completing on the two left.
 
 Teardown: ``stack down`` leaves no Kafka or PostgreSQL process behind.
+
+The processes run as a deployment runs them: a supervisor emulates the liveness probe
+and restart policy (``/healthz`` 503 -> abort, restart with the same arguments). It is
+needed: after a broker leaves for good, librdkafka can block
+``send_offsets_to_transaction`` forever (confluentinc/librdkafka#5511, #5456: the
+cached coordinator is decommissioned, the call's timeout is not checked). Restarts are
+reported as pytest warnings (the hung process's Python stack is in its log).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import warnings
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -70,12 +78,13 @@ class StackProcs(Procs):
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         super().__init__(env["WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS"], log_dir)
         self.env = env
-
         self.ports: dict[str, int] = {}
+        self.args: dict[str, tuple[str, ...]] = {}
+        self.restarts: list[str] = []
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
         """Start ``wavestream ARGS`` with its metrics/probe server on a free port."""
-        self.ports[name] = free_port()
+        self.ports[name], self.args[name] = free_port(), args
         env = {**self.env, "WAVESTREAM_METRICS_PORT": str(self.ports[name]), "PYTHONFAULTHANDLER": "1"}
         with open(self.log_dir / f"{name}.log", "ab") as log:
             proc = subprocess.Popen([*WAVESTREAM, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -101,6 +110,23 @@ class StackProcs(Procs):
         return "\n".join(f"--- {n} (native stacks in {self.log_dir}/{n}.gdb.txt):\n"
                          + self.log(n).rpartition("Fatal Python error")[2][:1500] for n in live)
 
+    def restart_if_hung(self) -> None:
+        """What a supervisor with a liveness probe does (Kubernetes: livenessProbe on
+        /healthz, restartPolicy Always): a process whose /healthz answers 503 is aborted
+        (its Python stack goes to its log) and started again with the same arguments,
+        so the same transactional.id fences whatever it left open."""
+        for name in list(self.procs):
+            answer = self.probe(name, "/healthz") if name not in self.stopped else None
+            if answer is None or answer[0] != 503:
+                continue
+            self.stopped.add(name)
+            self.procs[name].send_signal(signal.SIGABRT)
+            self.procs[name].wait(30)
+            self.restarts.append(name)
+            self.start(name, *self.args[name])
+            self.stopped.discard(name)
+
+
     def probe(self, name: str, path: str) -> tuple[int, str] | None:
         """(HTTP status, body) of ``path`` on the process's metrics port; None while it
         does not listen yet."""
@@ -111,6 +137,22 @@ class StackProcs(Procs):
             return exc.code, exc.read().decode()
         except (urllib.error.URLError, ConnectionError):
             return None
+
+
+class Supervisor(threading.Thread):
+    """Runs :meth:`StackProcs.restart_if_hung` every two seconds until stopped."""
+
+    def __init__(self, procs: StackProcs) -> None:
+        super().__init__(daemon=True)
+        self.procs, self.done = procs, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(2.0):
+            self.procs.restart_if_hung()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(60)
 
 
 @pytest.fixture(scope="module")
@@ -166,8 +208,10 @@ def pipeline(cluster, settings, tmp_path_factory):
         h: script_stage("consumers.actors.script:record_failure", "done"),
     }, error_handler=h)
     create_workflow_topics(settings, path)
-    env = {**cluster["env"], **GROUP_ENV, "WAVESTREAM_LOG_LEVEL": "INFO"}
+    # /healthz fails after 45 s without a poll; the supervisor then restarts the process.
+    env = {**cluster["env"], **GROUP_ENV, "WAVESTREAM_LOG_LEVEL": "INFO", "WAVESTREAM_HEALTH_MAX_POLL_AGE_S": "45"}
     procs = StackProcs(env, tmp)
+    supervisor = Supervisor(procs)
     schema = f"loss_{u}"
     try:
         procs.start("router", "router", "--workflow", str(path), "--instance-id", "r1")
@@ -176,12 +220,15 @@ def pipeline(cluster, settings, tmp_path_factory):
                         "--batch", "50", "--batch-ms", "2000")
         procs.start("projector", "projector", "--schema", schema, "--instance-id", "p1")
         procs.start("command-processor", "command-processor", "--workflow", str(path), "--instance-id", "c1")
+        supervisor.start()
         yield {"path": path, "a": a, "b": b, "u": u, "procs": procs, "schema": schema,
                "dsn": cluster["env"]["WAVESTREAM_PG_DSN"]}
+        supervisor.stop()
         for name in list(procs.procs):
             if name not in procs.stopped:
                 assert procs.terminate(name) == 0, procs.log(name)[-3000:]
     finally:
+        supervisor.done.set()
         procs.kill_all()
 
 
@@ -248,6 +295,12 @@ def _assert_exactly_once(log: EventLog, ids: list[str], a: str, b: str) -> None:
             assert seen[(pid, *key)] == 1, (pid, key, seen[(pid, *key)])
     assert all(n == 1 for n in seen.values()), [k for k, n in seen.items() if n != 1]
     assert len({e["event_id"] for e in log.events}) == len(log.events)
+
+
+def _report_restarts(procs: StackProcs) -> None:
+    if procs.restarts:
+        warnings.warn(f"the liveness supervisor restarted hung processes: {procs.restarts}; "
+                      f"stacks in {procs.log_dir}", stacklevel=2)
 
 
 _POSTING_COLS = ("status", "final_status", "current_stage", "summary", "skills", "score", "outputs", "last_error",
@@ -341,6 +394,7 @@ def test_sigkill_of_the_busiest_leader_loses_and_doubles_nothing(cluster, settin
     log = _run(settings, pipeline, loss, during=kill_and_restart)
     assert victims and kafka.is_running()
     _assert_exactly_once(log, loss, a, b)
+    _report_restarts(pipeline["procs"])
     got = _read_models(pipeline, loss)
     mismatched = [pid for pid, clean_pid in zip(loss, clean) if got[pid] != expected[clean_pid]]
     assert not mismatched, (len(mismatched), got[mismatched[0]], expected[clean[loss.index(mismatched[0])]])
@@ -357,6 +411,7 @@ def test_pipeline_keeps_completing_on_two_brokers(cluster, settings, pipeline):
     ids = [f"{u}-two-{i:03d}" for i in range(100)]
     log = _run(settings, pipeline, ids, per_s=100)
     _assert_exactly_once(log, ids, a, b)
+    _report_restarts(pipeline["procs"])
     rows = _read_models(pipeline, ids)
     assert all('"completed"' in row for row in rows.values())
     assert victim not in _leaders(settings, [EVENTS, stage_topic(a), stage_topic(b)])
