@@ -27,138 +27,36 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
-import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 import warnings
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path
 
 import psycopg2
 import pytest
 
 from tests.conftest import traversable_tmp
+from tests.integration.broker_helpers import Feeder, StackProcs, Supervisor, cli as _cli, port_block
 from tests.integration.test_worker_helpers import (
-    CODEC, GROUP_ENV, ROOT, EventLog, Procs, counts, create_workflow_topics, posting, script_stage, write_workflow,
+    GROUP_ENV, ROOT, EventLog, counts, create_workflow_topics, script_stage, write_workflow,
 )
-from wavestream.clients import build_admin, build_producer
+from wavestream.clients import build_admin
 from wavestream.config import KafkaSettings, StackSettings
 from wavestream.stack.kafka import EmbeddedKafka
-from wavestream.stack.process import free_port, pid_alive, port_in_use
-from wavestream.topics import EVENTS, POSTINGS, stage_topic
+from wavestream.stack.process import free_port, pid_alive
+from wavestream.topics import EVENTS, stage_topic
 
 pytestmark = pytest.mark.integration
 
-WAVESTREAM = [sys.executable, "-m", "wavestream.cli"]
 POSTINGS_PER_RUN = 300
-
-
-def _port_block(size: int = 6) -> int:
-    """A base port with ``size`` consecutive free ports (three nodes x client+controller)."""
-    for _ in range(50):
-        base = free_port()
-        if base + size < 65535 and not any(port_in_use("127.0.0.1", base + i) for i in range(size)):
-            return base
-    raise AssertionError("no block of free ports")
-
-
-def _cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*WAVESTREAM, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-
-
-class StackProcs(Procs):
-    """Procs whose commands also get the stack's PostgreSQL DSN (for the projector)."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        super().__init__(env["WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS"], log_dir)
-        self.env = env
-        self.ports: dict[str, int] = {}
-        self.args: dict[str, tuple[str, ...]] = {}
-        self.restarts: list[str] = []
-
-    def start(self, name: str, *args: str) -> subprocess.Popen:
-        """Start ``wavestream ARGS`` with its metrics/probe server on a free port."""
-        self.ports[name], self.args[name] = free_port(), args
-        env = {**self.env, "WAVESTREAM_METRICS_PORT": str(self.ports[name]), "PYTHONFAULTHANDLER": "1"}
-        with open(self.log_dir / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen([*WAVESTREAM, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self.procs[name] = proc
-        return proc
-
-    def dump_stacks(self) -> str:
-        """SIGABRT every live process (PYTHONFAULTHANDLER writes its Python stack to its
-        log) and return the stacks: where a stuck process waits."""
-        live = [n for n, p in self.procs.items() if p.poll() is None]
-        native = {}
-        if shutil.which("gdb"):  # where inside librdkafka a stuck call waits
-            for name in live:
-                native[name] = subprocess.run(
-                    ["gdb", "-p", str(self.procs[name].pid), "-batch", "-ex", "thread apply all bt 12"],
-                    capture_output=True, text=True, timeout=120).stdout
-                (self.log_dir / f"{name}.gdb.txt").write_text(native[name])
-        for name in live:
-            self.procs[name].send_signal(signal.SIGABRT)
-            self.stopped.add(name)
-        for name in live:
-            self.procs[name].wait(30)
-        return "\n".join(f"--- {n} (native stacks in {self.log_dir}/{n}.gdb.txt):\n"
-                         + self.log(n).rpartition("Fatal Python error")[2][:1500] for n in live)
-
-    def restart_if_hung(self) -> None:
-        """What a supervisor with a liveness probe does (Kubernetes: livenessProbe on
-        /healthz, restartPolicy Always): a process whose /healthz answers 503 is aborted
-        (its Python stack goes to its log) and started again with the same arguments,
-        so the same transactional.id fences whatever it left open."""
-        for name in list(self.procs):
-            answer = self.probe(name, "/healthz") if name not in self.stopped else None
-            if answer is None or answer[0] != 503:
-                continue
-            self.stopped.add(name)
-            self.procs[name].send_signal(signal.SIGABRT)
-            self.procs[name].wait(30)
-            self.restarts.append(name)
-            self.start(name, *self.args[name])
-            self.stopped.discard(name)
-
-
-    def probe(self, name: str, path: str) -> tuple[int, str] | None:
-        """(HTTP status, body) of ``path`` on the process's metrics port; None while it
-        does not listen yet."""
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[name]}{path}", timeout=5) as resp:
-                return resp.status, resp.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-        except (urllib.error.URLError, ConnectionError):
-            return None
-
-
-class Supervisor(threading.Thread):
-    """Runs :meth:`StackProcs.restart_if_hung` every two seconds until stopped."""
-
-    def __init__(self, procs: StackProcs) -> None:
-        super().__init__(daemon=True)
-        self.procs, self.done = procs, threading.Event()
-
-    def run(self) -> None:
-        while not self.done.wait(2.0):
-            self.procs.restart_if_hung()
-
-    def stop(self) -> None:
-        self.done.set()
-        self.join(60)
 
 
 @pytest.fixture(scope="module")
 def cluster():
     root = traversable_tmp("brokers3")
-    base = _port_block()
+    base = port_block()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WAVESTREAM_")}
     env.update(WAVESTREAM_STACK_DIR=str(root), WAVESTREAM_STACK_KAFKA_PORT=str(base),
                WAVESTREAM_STACK_CONTROLLER_PORT=str(base + 1), WAVESTREAM_STACK_PG_PORT=str(free_port()),
@@ -224,32 +122,22 @@ def pipeline(cluster, settings, tmp_path_factory):
         yield {"path": path, "a": a, "b": b, "u": u, "procs": procs, "schema": schema,
                "dsn": cluster["env"]["WAVESTREAM_PG_DSN"]}
         supervisor.stop()
+        unclean = {}
         for name in list(procs.procs):
             if name not in procs.stopped:
-                assert procs.terminate(name) == 0, procs.log(name)[-3000:]
+                try:
+                    status = procs.terminate(name)
+                except subprocess.TimeoutExpired:
+                    status = "no exit 60 s after SIGTERM"
+                if status != 0:
+                    unclean[name] = (status, procs.log(name)[-1500:])
+        assert not unclean, f"processes that did not stop cleanly on SIGTERM: {unclean}"
     finally:
         supervisor.done.set()
         procs.kill_all()
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-class Feeder(threading.Thread):
-    """Produces postings at a steady rate (so they are in flight across a broker loss)."""
-
-    def __init__(self, settings: KafkaSettings, ids: list[str], per_s: float) -> None:
-        super().__init__(daemon=True)
-        self.settings, self.ids, self.per_s = settings, ids, per_s
-        self.undelivered = -1
-
-    def run(self) -> None:
-        producer = build_producer(self.settings)
-        for i, pid in enumerate(self.ids):
-            producer.produce(POSTINGS, key=pid, value=CODEC.encode("Posting", posting(pid)))
-            producer.poll(0)
-            time.sleep(1 / self.per_s)
-        self.undelivered = producer.flush(120)
 
 
 def _leaders(settings: KafkaSettings, topics: list[str]) -> Counter:
