@@ -157,6 +157,7 @@ class TransactionalLoop:
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         self.pauses.assigned(partitions)
         self._lag_due = 0.0  # report the new partitions' lag at the next chance
+        metrics.health.set_ready(True)
         self.log.info("assigned %s", _names(partitions))
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
@@ -172,6 +173,7 @@ class TransactionalLoop:
             WorkerFenced: a newer instance owns the transactional.id.
             ConsumerFatal: the consumer hit a fatal error.
         """
+        metrics.health.polled()
         self._maintain()
         msgs = self.consumer.consume(self.config.batch_size, self._poll_timeout())
         records = [m for m in msgs if not self._is_error(m)]

@@ -43,6 +43,9 @@ from projector.repository import BEGINNING, BULK_THRESHOLD, ApplyResult, Reposit
 from wavestream.clients import build_admin, build_consumer, high_watermarks
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings, PostgresSettings
+from wavestream.db import Connection
+from wavestream.exceptions import DatabaseUnavailable
+from wavestream.metrics import health
 from wavestream.topics import EVENTS, require_topics
 
 log = logging.getLogger(__name__)
@@ -138,6 +141,7 @@ class Projector:
                                on_lost=self._on_revoke)
             last_report = time.monotonic()
             while not self._stop.is_set():
+                health.polled()
                 messages = consumer.consume(num_messages=opts.batch_size, timeout=opts.batch_timeout_s)
                 self._handle(messages)
                 if self._targets is not None and self._caught_up():
@@ -255,6 +259,9 @@ class Projector:
             if not self._wait(delay, keep_alive=keep_alive):
                 return None
             delay = min(delay * 2, self.options.backoff_max_s)
+            health.polled()  # waiting for PostgreSQL is not a hang
+            if keep_alive and self._consumer is not None:
+                self._consumer.poll(0)  # keep the group membership alive; the batch is re-read anyway
 
     def _wait(self, seconds: float, *, keep_alive: bool = True) -> bool:
         """Wait ``seconds`` (False: a stop was requested meanwhile). ``keep_alive`` polls
@@ -279,6 +286,7 @@ class Projector:
             consumer.pause(assignment)
         if delay_s > 0 and not self._wait(delay_s):
             return  # stopping: nothing more is applied; the next start resumes from PostgreSQL
+        health.set_ready(False, "PostgreSQL unavailable")
         stored = self._stored_offsets()
         assignment = consumer.assignment()  # a rebalance may have run meanwhile
         if stored is None:
@@ -288,6 +296,7 @@ class Projector:
         self._seek({tp.partition: stored.get(tp.partition, BEGINNING) for tp in assignment})
         if assignment:
             consumer.resume(assignment)
+        health.set_ready(True)
 
     def _seek(self, offsets: dict[int, int]) -> None:
         for partition, offset in sorted(offsets.items()):
@@ -317,6 +326,7 @@ class Projector:
         log.info("partitions assigned", extra={"partitions": {tp.partition: tp.offset for tp in partitions}})
         consumer.incremental_assign(partitions)
         _resume(consumer, partitions)  # a pause from before a revoke would survive the re-assign
+        health.set_ready(True)
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         for tp in partitions:

@@ -6,10 +6,10 @@ process (tests) do not collide.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from projector.repository import ApplyResult
-from wavestream.metrics import metrics_host
+from wavestream.metrics import metrics_host, serve
 
 
 class ProjectorMetrics:
@@ -32,10 +32,10 @@ class ProjectorMetrics:
         self.lag = Gauge("wavestream_projector_consumer_lag", "High-water mark minus stored offset",
                          ["partition"], registry=self.registry)
 
-    def serve(self, port: int, addr: str | None = None) -> None:
-        """Serve ``/metrics`` on ``port``; ``addr`` defaults to ``WAVESTREAM_METRICS_HOST``
-        (loopback unless configured)."""
-        start_http_server(port, addr=metrics_host() if addr is None else addr, registry=self.registry)
+    def serve(self, port: int, addr: str | None = None) -> int | None:
+        """Serve this registry's ``/metrics`` with the ``/healthz`` and ``/readyz`` probes;
+        ``addr`` defaults to ``WAVESTREAM_METRICS_HOST`` (loopback unless configured)."""
+        return serve(port, addr=metrics_host() if addr is None else addr, registry=self.registry)
 
     def batch(self, result: ApplyResult, seconds: float) -> None:
         self.batches.inc()

@@ -62,19 +62,24 @@ def main(ctx: click.Context) -> None:
 
 @main.group(cls=_Group)
 def stack() -> None:
-    """The embedded single-node stack: KRaft Kafka + PostgreSQL on loopback."""
+    """The embedded stack: KRaft Kafka (one node, or --brokers N) + PostgreSQL on loopback."""
 
 
-def _stack():
+def _stack(brokers: int | None = None):
+    from dataclasses import replace
+
     from wavestream.stack.manager import Stack
 
-    return Stack(StackSettings.from_env())
+    return Stack(replace(StackSettings.from_env(), brokers=brokers))
 
 
 @stack.command("up")
-def stack_up() -> None:
+@click.option("--brokers", type=click.IntRange(1, 9), default=None,
+              help="Kafka nodes in the cluster (each broker + controller); default: what the stack "
+                   "directory holds, else 1. Three give replication factor 3 and min.insync.replicas 2.")
+def stack_up(brokers: int | None) -> None:
     """Start Kafka and PostgreSQL (a no-op for what already runs)."""
-    status = _stack().up()
+    status = _stack(brokers).up()
     for line in status.lines():
         click.echo(line)
     click.echo("wavestream commands run here use it; to point other tools at it: eval \"$(wavestream stack env)\"")
@@ -89,7 +94,7 @@ def stack_down() -> None:
 
 @stack.command("status")
 def stack_status() -> None:
-    """Print both endpoints and whether each service runs."""
+    """Print every endpoint (each Kafka node) and whether each service runs."""
     status = _stack().status()
     for line in status.lines():
         click.echo(line)
@@ -268,7 +273,7 @@ def import_cmd(directory: Path, force: bool, replication_factor: int | None, pro
 from consumers.cli import COMMANDS as _CONSUMER_COMMANDS  # noqa: E402 - validate, worker, router, command-processor
 for _command in _CONSUMER_COMMANDS:
     main.add_command(_command)
-from projector.cli import COMMANDS as _PROJECTOR_COMMANDS  # noqa: E402 - projector, replay, status
+from projector.cli import COMMANDS as _PROJECTOR_COMMANDS  # noqa: E402 - projector, migrate, replay, status
 for _command in _PROJECTOR_COMMANDS:
     main.add_command(_command)
 from projector.plots import plots as _plots  # noqa: E402 - plots

@@ -40,6 +40,7 @@ KEYS = frozenset(
         "METRICS_PORT",
         "STALE_AFTER_MINUTES",
         "METRICS_HOST",
+        "HEALTH_MAX_POLL_AGE_S",
         "STACK_DIR",
         "CACHE_DIR",
         "STACK_HOST",
@@ -79,6 +80,13 @@ def _int(env: Mapping[str, str], key: str, default: int, *, minimum: int = 0) ->
     if value < minimum:
         raise ConfigError(f"{PREFIX}{key} must be >= {minimum}, got {value}")
     return value
+
+
+def _optional_int(env: Mapping[str, str], key: str, *, minimum: int = 0) -> int | None:
+    """None when the key is unset or empty, else as :func:`_int`."""
+    if _lookup(env, key, "") == "":
+        return None
+    return _int(env, key, 0, minimum=minimum)
 
 
 def _float(env: Mapping[str, str], key: str, default: float) -> float:
@@ -146,14 +154,16 @@ class KafkaSettings:
     """Connection to Kafka plus topic defaults.
 
     ``client`` holds the librdkafka properties from ``WAVESTREAM_KAFKA_*``; it always
-    contains ``bootstrap.servers``.
+    contains ``bootstrap.servers``. ``replication_factor`` / ``min_insync_replicas``
+    None: chosen from the cluster when topics are created (``min(3, brokers)`` replicas,
+    two in sync once there are three; see :func:`wavestream.topics.default_replication`).
     """
 
     client: Mapping[str, str]
     schema_registry_url: str | None = None
     partitions: int = 12
-    replication_factor: int = 1
-    min_insync_replicas: int = 1
+    replication_factor: int | None = None
+    min_insync_replicas: int | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -176,8 +186,8 @@ class KafkaSettings:
             client=client,
             schema_registry_url=registry,
             partitions=_int(env, "TOPIC_PARTITIONS", 12, minimum=1),
-            replication_factor=_int(env, "TOPIC_REPLICATION_FACTOR", 1, minimum=1),
-            min_insync_replicas=_int(env, "TOPIC_MIN_INSYNC_REPLICAS", 1, minimum=1),
+            replication_factor=_optional_int(env, "TOPIC_REPLICATION_FACTOR", minimum=1),
+            min_insync_replicas=_optional_int(env, "TOPIC_MIN_INSYNC_REPLICAS", minimum=1),
         )
 
 
@@ -219,7 +229,11 @@ def _default_cache_home() -> Path:
 
 @dataclass(frozen=True)
 class StackSettings:
-    """The embedded single-node stack (KRaft Kafka + PostgreSQL) on loopback."""
+    """The embedded stack (KRaft Kafka + PostgreSQL) on loopback.
+
+    ``brokers`` is not read from the environment: ``stack up --brokers N`` sets it, and
+    None means "as many Kafka nodes as the stack directory holds, else one".
+    """
 
     data_dir: Path
     cache_dir: Path
@@ -232,6 +246,7 @@ class StackSettings:
     kafka_home: Path | None = None
     kafka_heap: str = "-Xms256m -Xmx768m"
     startup_timeout_s: float = 120.0
+    brokers: int | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod

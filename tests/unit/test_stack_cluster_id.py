@@ -16,5 +16,5 @@ pytestmark = pytest.mark.unit
 def test_an_id_starting_with_a_dash_is_drawn_again(monkeypatch):
     draws = iter([uuid.UUID(bytes=b"\xf8" + b"\x00" * 15), uuid.UUID(bytes=b"\x10" * 16)])
     monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(draws))
-    cluster_id = kafka._cluster_id()
+    cluster_id = kafka._new_cluster_id()
     assert cluster_id == "EBAQEBAQEBAQEBAQEBAQEA" and len(cluster_id) == 22
