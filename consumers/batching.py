@@ -47,8 +47,9 @@ class Entry:
 
     msg: Any
     value: dict[str, Any] | None = None
-    outcome: Outcome | None = None  # None: not run (the partition is held from here)
+    outcome: Outcome | None = None  # None once done: not run (the partition is held from here)
     reason: str | None = None  # dead-letter reason, for the metrics
+    done: bool = False  # decided: an outcome, or not run
 
     @property
     def key(self) -> TxnKey:
@@ -65,6 +66,7 @@ class Batch:
     deferred: dict[TxnKey, tuple[int, float]] = field(default_factory=dict)  # offset, due time
     handled: int = 0
     deadlettered: dict[str, int] = field(default_factory=dict)  # reason -> count
+    _next: int = 0  # entries before this one were drained
 
     def blocked(self, key: TxnKey, offset: int) -> bool:
         """Whether the record at ``offset`` comes after a held or deferred one."""
@@ -73,9 +75,19 @@ class Batch:
         return key in self.deferred and offset >= self.deferred[key][0]
 
     def to_produce(self) -> list[Entry]:
-        """The entries to produce, in order; records positions, holds and deferrals."""
+        """Every entry not drained yet that is to be produced, in order (an entry still
+        undecided is not run); records positions, holds and deferrals."""
+        for entry in self.entries[self._next:]:
+            entry.done = True
+        return self.drain()
+
+    def drain(self) -> list[Entry]:
+        """The decided entries to produce, in order, up to the first undecided one;
+        records positions, holds and deferrals."""
         out: list[Entry] = []
-        for entry in self.entries:
+        while self._next < len(self.entries) and self.entries[self._next].done:
+            entry = self.entries[self._next]
+            self._next += 1
             key, offset = entry.key, entry.msg.offset()
             if self.blocked(key, offset):
                 continue
@@ -106,8 +118,11 @@ class BatchRunner:
 
     # --- admission ------------------------------------------------------------------------
 
-    def run(self, records: Sequence[Any], deadline: float, stopping: Callable[[], bool]) -> Batch:
-        """Decide every record of one consumed batch.
+    def run(self, records: Sequence[Any], deadline: float, stopping: Callable[[], bool],
+            sink: Callable[[Entry], None] | None = None) -> Batch:
+        """Decide every record of one consumed batch. Handled one by one, each record's
+        entry goes to ``sink`` (the loop produces it) as soon as it and the ones before it
+        are decided; the rest come from :meth:`Batch.to_produce`.
 
         Raises:
             TransientRecordError: a record may decode later (abort and retry the batch).
@@ -127,7 +142,7 @@ class BatchRunner:
             if entry is not None:
                 batch.entries.append(entry)
                 admitted += entry.outcome is None
-        self._handle(batch, deadline, stopping)
+        self._handle(batch, deadline, stopping, sink)
         return batch
 
     def _must_hold(self, deadline: float, stopping: Callable[[], bool]) -> bool:
@@ -154,14 +169,14 @@ class BatchRunner:
 
     # --- handling -------------------------------------------------------------------------
 
-    def _handle(self, batch: Batch, deadline: float, stopping: Callable[[], bool]) -> None:
+    def _handle(self, batch: Batch, deadline: float, stopping: Callable[[], bool],
+                sink: Callable[[Entry], None] | None) -> None:
         pending = [e for e in batch.entries if e.outcome is None]
-        if not pending:
-            return
         if getattr(self.handler, "batched", hasattr(self.handler, "handle_batch")):
-            self._handle_together(pending)
-        else:
-            self._handle_each(pending, batch, deadline, stopping)
+            if pending:
+                self._handle_together(pending)
+            return
+        self._handle_each(pending, batch, deadline, stopping, sink)
 
     def _handle_together(self, pending: list[Entry]) -> None:
         try:
@@ -182,13 +197,18 @@ class BatchRunner:
         for entry, result in zip(pending, results):
             self._settle(entry, result)
 
-    def _handle_each(self, pending: list[Entry], batch: Batch, deadline: float,
-                     stopping: Callable[[], bool]) -> None:
+    def _handle_each(self, pending: list[Entry], batch: Batch, deadline: float, stopping: Callable[[], bool],
+                     sink: Callable[[Entry], None] | None) -> None:
+        """One record after another, re-checking admission between them; each decided
+        record goes to ``sink`` at once (its transaction is open while the next runs)."""
         for entry in pending:
+            self._drain(batch, sink)
             if batch.blocked(entry.key, entry.msg.offset()):
+                entry.done = True
                 continue
             if self._must_hold(deadline, stopping):
                 batch.held[entry.key] = entry.msg.offset()
+                entry.done = True
                 continue
             try:
                 result: Outcome | BaseException = self.handler.handle(entry.msg, entry.value)
@@ -199,11 +219,19 @@ class BatchRunner:
             self._settle(entry, result)
             if entry.outcome is not None and entry.outcome.defer_until is not None:
                 batch.deferred[entry.key] = (entry.msg.offset(), entry.outcome.defer_until)
+        self._drain(batch, sink)
+
+    @staticmethod
+    def _drain(batch: Batch, sink: Callable[[Entry], None] | None) -> None:
+        if sink is not None:
+            for entry in batch.drain():
+                sink(entry)
 
     def _settle(self, entry: Entry, result: Outcome | BaseException) -> None:
         """Set the entry's outcome from the handler's result (an exception dead-letters)."""
         if isinstance(result, (KafkaException, TransientRecordError)):
             raise result
+        entry.done = True
         if isinstance(result, BaseException):
             reason = result.reason if isinstance(result, CodecError) else (
                 "poison" if isinstance(result, PoisonRecord) else "handler_error")
@@ -237,7 +265,7 @@ class BatchRunner:
         out = Out(topic, key, value, headers)
         if _size(out) > self.max_message_bytes:  # keep why and where from, drop the bytes
             out = Out(topic, key, None, headers + [("value.dropped", str(len(value or b"")).encode())])
-        return Entry(msg, outcome=Outcome((out,)), reason=reason)
+        return Entry(msg, outcome=Outcome((out,)), reason=reason, done=True)
 
 
 def _size(out: Out) -> int:

@@ -181,10 +181,10 @@ class TransactionalLoop:
             return 0
         started = time.monotonic()
         try:
-            batch = self.runner.run(records, self._clock() + self.config.batch_max_s, lambda: self._stopping)
+            batch = self.runner.run(records, self._clock() + self.config.batch_max_s, lambda: self._stopping,
+                                    sink=self._produce_entry)
             for entry in batch.to_produce():
-                for out in entry.outcome.outputs:
-                    self._produce(out, entry.msg)
+                self._produce_entry(entry)
             if batch.positions:
                 self._ensure_txn()
                 offsets = [TopicPartition(t, p, o) for (t, p), o in batch.positions.items()]
@@ -208,6 +208,10 @@ class TransactionalLoop:
         if not self._in_txn:
             self.producer.begin_transaction()
             self._in_txn, self._txn_started = True, time.monotonic()
+
+    def _produce_entry(self, entry: Any) -> None:
+        for out in entry.outcome.outputs:
+            self._produce(out, entry.msg)
 
     def _produce(self, out: Out, source: Any) -> None:
         """Produce ``out`` in the transaction. A record the producer refuses for its size

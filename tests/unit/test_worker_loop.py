@@ -386,3 +386,14 @@ def test_a_transactional_call_that_hangs_past_its_timeout_recreates_the_producer
         release.set()
     assert loop.producer is fresh and fresh.calls == ["init"]
     assert consumer.calls == [("seek", "stage.s", 0, 5)]
+
+
+def test_a_one_by_one_handler_sees_the_previous_records_outputs_already_in_the_transaction():
+    producer, seen = Producer(), []
+
+    def outcome(msg):
+        seen.append(len([c for c in producer.calls if isinstance(c, tuple) and c[0] == "produce"]))
+        return Outcome((Out("events", b"k", b"e"),))
+
+    _loop(Consumer([[Msg(1), Msg(2), Msg(3)]]), producer, Handler(outcome)).run_once()
+    assert seen == [0, 1, 2]
