@@ -48,6 +48,7 @@ KEYS = frozenset(
         "STACK_STARTUP_TIMEOUT_S",
         "TEST_KAFKA_BOOTSTRAP_SERVERS",
         "TEST_PG_DSN",
+        "LLM_THREADS",
     }
 )
 
@@ -245,3 +246,20 @@ class LogSettings:
         if fmt not in ("json", "text"):
             raise ConfigError(f"{PREFIX}LOG_FORMAT must be json or text, got {fmt!r}")
         return cls(level=_lookup(env, "LOG_LEVEL", "INFO").upper(), fmt=fmt)
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """Inference engine settings of this host. ``threads``: llama.cpp threads per engine
+    (None: the cores divided among the process's engines); a model's own ``threads``
+    setting wins over it."""
+
+    threads: int | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "LlmSettings":
+        """Raises:
+            ConfigError: WAVESTREAM_LLM_THREADS is not a positive integer."""
+        env = os.environ if env is None else env
+        threads = _int(env, "LLM_THREADS", 0, minimum=0)
+        return cls(threads=threads or None)

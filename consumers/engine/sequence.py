@@ -1,0 +1,114 @@
+"""Requests, results and the state of one sequence in a slot of the engine."""
+
+from __future__ import annotations
+
+import enum
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from consumers.engine.model import LlamaModel
+from consumers.engine.probe import ProbeWalk
+from consumers.engine.sampling import SamplingParams, SequenceSampler
+
+
+@dataclass
+class GenerationRequest:
+    """One completion: prompt tokens (see :meth:`InferenceEngine.chat_prompt`), limits,
+    sampling settings and an optional GBNF ``grammar`` (None: unconstrained).
+
+    ``timeout_s`` counts from the request's admission to a slot and bounds its prompt
+    processing and generation. ``probe``: candidate token sequences scored after
+    generation ends (:mod:`consumers.engine.probe`); with ``max_tokens=0`` right after
+    the prompt.
+    """
+
+    prompt_tokens: list[int]
+    max_tokens: int
+    seed: int
+    grammar: str | None = None
+    temperature: float = 0.2
+    top_k: int = 40
+    top_p: float = 0.95
+    repeat_penalty: float = 1.1
+    stop: tuple[str, ...] = ()
+    timeout_s: float = 60.0
+    probe: list[list[int]] | None = None
+
+    @property
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p,
+                              repeat_penalty=self.repeat_penalty, seed=self.seed)
+
+
+@dataclass
+class GenerationResult:
+    """``finish_reason``: ``stop`` (end-of-generation token or a stop string),
+    ``length`` (max_tokens or the slot's context) or ``grammar`` (the grammar is
+    complete). ``probe_probs``: one probability per probe candidate, in order."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    probe_probs: list[float] | None = None
+
+
+class Phase(enum.Enum):
+    PREFILL = "prefill"  # prompt chunks being decoded
+    GENERATE = "generate"  # one token a step
+    PROBE = "probe"  # probe candidates being decoded
+
+
+class Sequence:
+    """One admitted request in slot ``slot`` (its llama.cpp sequence id)."""
+
+    def __init__(self, request: GenerationRequest, future: Future, slot: int, model: LlamaModel,
+                 max_new: int) -> None:
+        self.request = request
+        self.future = future
+        self.slot = slot
+        self.model = model
+        self.deadline = time.monotonic() + request.timeout_s
+        self.sampler = SequenceSampler(model, request.sampling, request.grammar)
+        self.phase = Phase.PREFILL
+        self.prompt = list(request.prompt_tokens)
+        self.n_past = 0  # tokens of this sequence in the KV cache
+        self.max_new = max_new  # generation limit: max_tokens capped by the slot's context
+        self.pending: list[int] = []  # sampled, not yet decoded
+        self.generated: list[int] = []
+        self.text = bytearray()
+        self.finish_reason: str | None = None
+        self.walk: ProbeWalk | None = None
+        self._stops = [s.encode("utf-8") for s in request.stop if s]
+
+    @property
+    def prompt_left(self) -> int:
+        return len(self.prompt) - self.n_past
+
+    def take(self, token: int) -> bool:
+        """Add a sampled, non-final ``token`` to the output; True when the sequence is
+        done (a stop string appeared, or the limit is reached)."""
+        self.generated.append(token)
+        start = len(self.text)
+        self.text += self.model.piece(token)
+        for stop in self._stops:
+            at = self.text.find(stop, max(0, start - len(stop) + 1))
+            if at >= 0:
+                del self.text[at:]
+                self.finish_reason = "stop"
+                return True
+        if len(self.generated) >= self.max_new:
+            self.finish_reason = "length"
+            return True
+        return False
+
+    def result(self) -> GenerationResult:
+        return GenerationResult(
+            text=bytes(self.text).decode("utf-8", "ignore"), prompt_tokens=len(self.prompt),
+            completion_tokens=len(self.generated), finish_reason=self.finish_reason or "length",
+            probe_probs=self.walk.result() if self.walk is not None else None,
+        )
+
+    def close(self) -> None:
+        self.sampler.close()
