@@ -32,6 +32,17 @@ class ChatTemplate:
                 bos_token=model.token_text(model.bos), stop_token_ids=[model.eos],
             )
 
+    def head(self) -> list[int]:
+        """The tokens every prompt of one user message starts with (the template's text
+        before the message: a default system turn, the user turn's opening); empty
+        without a template."""
+        if self._formatter is None:
+            return []
+        sentinel = f"\u2063WS{secrets.token_hex(8)}H\u2063"
+        result = self._formatter(messages=[{"role": "user", "content": sentinel}])
+        head = result.prompt.split(sentinel)[0]
+        return self.model.tokenize(head, special=True, add_bos=not result.added_special) if head else []
+
     def prompt(self, messages: Sequence[Mapping[str, str]]) -> tuple[list[int], list[str]]:
         """(prompt tokens, stop strings) for chat ``messages`` (``role``/``content``).
 

@@ -15,6 +15,12 @@ probe candidates or a grammar llama.cpp rejects -> :class:`PermanentActorError` 
 prompt check happens before any decoding); ``llama_decode`` failing ->
 :class:`RetryableActorError` for the sequences of that step.
 
+Shared prefix: prompts of one user message under the chat template start with the same
+tokens (a default system turn, the user turn's opening). The engine decodes them once
+into a sequence of their own and copies them into a slot at admission
+(``llama_memory_seq_cp``: the KV cells are shared, not duplicated), so each prompt's
+processing starts after them.
+
 Determinism: a request's output depends on its seed and on the batch it ran in
 (llama.cpp's batched numerics may differ with the batch's composition). Requests are
 admitted in submission order into the lowest free slot, and the KV cache is cleared
@@ -47,6 +53,9 @@ from consumers.exceptions import ActorError, ActorTimeout, PermanentActorError, 
 
 log = logging.getLogger(__name__)
 
+#: A chat template's common head shorter than this is not worth a sequence of its own.
+MIN_SHARED_PREFIX = 8
+
 
 class InferenceEngine:
     """One loaded model serving up to ``max_sequences`` sequences at a time, each with a
@@ -73,9 +82,14 @@ class InferenceEngine:
         threads = n_threads or available_cores()
         self._threads = (threads, n_threads_batch or threads)
         params = lib.llama_context_default_params()
-        params.n_ctx = n_ctx_per_seq * max_sequences
+        self._prefix = self.template.head()
+        if len(self._prefix) < MIN_SHARED_PREFIX or len(self._prefix) > min(self.n_batch, n_ctx_per_seq // 2):
+            self._prefix = []
+        self._prefix_seq = max_sequences  # the shared prefix's own sequence id
+        self._prefix_ready = False
+        params.n_ctx = n_ctx_per_seq * max_sequences + len(self._prefix)
         params.n_batch = params.n_ubatch = self.n_batch
-        params.n_seq_max = max_sequences
+        params.n_seq_max = max_sequences + 1
         # One KV buffer for all slots: a step's sequences share one ubatch whatever
         # their slot ids (separate per-sequence buffers split a step by slot).
         params.kv_unified = True
@@ -242,7 +256,7 @@ class InferenceEngine:
                     while not self._closed and not self._waiting and not self._active:
                         if self._dirty:
                             self._lib.llama_memory_clear(self.memory, False)  # idle: start clean
-                            self._dirty = False
+                            self._dirty = self._prefix_ready = False
                         self._cond.wait()
                     if self._closed:
                         break
@@ -278,6 +292,33 @@ class InferenceEngine:
             return
         self._active[slot] = seq
         self._dirty = True
+        if self._shares_prefix(seq.prompt) and self._ensure_prefix():
+            self._lib.llama_memory_seq_cp(self.memory, self._prefix_seq, slot, -1, -1)
+            seq.n_past = len(self._prefix)
+
+    def _shares_prefix(self, prompt: list[int]) -> bool:
+        k = len(self._prefix)
+        return 0 < k < len(prompt) and prompt[:k] == self._prefix
+
+    def _ensure_prefix(self) -> bool:
+        """Decode the shared prefix into its own sequence (once after each idle clear);
+        False when that fails (prompts are then processed whole)."""
+        if self._prefix_ready:
+            return True
+        started = time.perf_counter()
+        self._batch.clear()
+        self._batch.add(self._prefix, 0, self._prefix_seq, logits_last=False)
+        rc = self._batch.decode(self.ctx)
+        if rc != 0:
+            log.warning("shared prompt prefix not decoded (llama_decode code %d): prompts are processed whole", rc,
+                        extra={"model_file": self.file_name})
+            self._lib.llama_memory_seq_rm(self.memory, self._prefix_seq, -1, -1)
+            self._prefix = []
+            return False
+        self._prefix_ready = True
+        elapsed = time.perf_counter() - started
+        self._count(elapsed, len(self._prefix), 0, 0.0, 0, elapsed)
+        return True
 
     def _guarded_step(self) -> None:
         """One step; an unexpected error fails the sequences it touched, never the thread."""

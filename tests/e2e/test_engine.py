@@ -171,3 +171,38 @@ def test_probe_probabilities_are_a_distribution(workflow):
         assert all(p >= 0 for p in result.probe_probs)
     assert first[0].text == "" and first[0].completion_tokens == 0
     assert [r.probe_probs for r in again] == [r.probe_probs for r in first]
+
+
+def test_close_fails_what_is_queued_as_retryable_and_refuses_new_work(workflow):
+    from consumers.engine import EngineError, GenerationRequest, InferenceEngine
+    from consumers.exceptions import RetryableActorError
+
+    shared = actor(workflow, "score").engine
+    engine = InferenceEngine(shared.path, n_ctx_per_seq=512, max_sequences=1, n_threads=1)
+    tokens, stop = engine.chat_prompt([{"role": "user", "content": "Count to fifty."}])
+    futures = engine.submit([GenerationRequest(tokens, max_tokens=200, seed=s, stop=tuple(stop)) for s in range(3)])
+    engine.close()
+    outcomes = []
+    for future in futures:
+        try:
+            outcomes.append(future.result(timeout=60))
+        except RetryableActorError as exc:
+            outcomes.append(exc)
+    assert any(isinstance(o, RetryableActorError) and "closed" in str(o) for o in outcomes), outcomes
+    with pytest.raises(EngineError, match="closed"):
+        engine.submit([GenerationRequest(tokens, max_tokens=1, seed=1)])
+
+
+def test_prompts_share_the_chat_templates_head(workflow):
+    from consumers.engine import GenerationRequest
+
+    engine = actor(workflow, "score").engine
+    prompts = [engine.chat_prompt([{"role": "user", "content": text}])[0] for text in ("Hello.", "Good morning.")]
+    before = engine.stats()
+    results = engine.generate([GenerationRequest(tokens, max_tokens=1, seed=1) for tokens in prompts])
+    decoded = engine.stats().prompt_tokens - before.prompt_tokens
+    assert [r.prompt_tokens for r in results] == [len(t) for t in prompts]
+    # The template's head (system turn, user opening) is decoded once for both prompts.
+    head = len(engine.template.head())
+    assert head >= 8 and all(t[:head] == prompts[0][:head] for t in prompts)
+    assert decoded == sum(len(t) for t in prompts) - head
