@@ -102,3 +102,25 @@ class StatsLock:
     def reset(self) -> None:
         with self.lock:
             self.stats = EngineStats()
+
+    def count(self, decode_s: float, n_prompt: int, n_gen: int, sample_s: float, full: int, step_s: float) -> None:
+        """Add one decode step (its decode time split by tokens, see :class:`EngineStats`)."""
+        with self.lock:
+            s = self.stats
+            s.steps += 1
+            s.prompt_tokens += n_prompt
+            s.generated_tokens += n_gen
+            s.decode_s += decode_s
+            total = max(1, n_prompt + n_gen)
+            s.prompt_s += decode_s * n_prompt / total
+            s.generate_s += decode_s * n_gen / total
+            s.sample_s += sample_s
+            s.grammar_full += full
+            s.busy_s += step_s
+
+    def sequence_done(self, failed: bool) -> None:
+        with self.lock:
+            if failed:
+                self.stats.failed += 1
+            else:
+                self.stats.completed += 1

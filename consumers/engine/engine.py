@@ -15,11 +15,8 @@ probe candidates or a grammar llama.cpp rejects -> :class:`PermanentActorError` 
 prompt check happens before any decoding); ``llama_decode`` failing ->
 :class:`RetryableActorError` for the sequences of that step.
 
-Shared prefix: prompts of one user message under the chat template start with the same
-tokens (a default system turn, the user turn's opening). The engine decodes them once
-into a sequence of their own and copies them into a slot at admission
-(``llama_memory_seq_cp``: the KV cells are shared, not duplicated), so each prompt's
-processing starts after them.
+The chat template's head, common to every prompt, is decoded once and shared by the
+slots (:mod:`consumers.engine.prefix`).
 
 Determinism: a request's output depends on its seed and on the batch it ran in
 (llama.cpp's batched numerics may differ with the batch's composition). Requests are
@@ -45,16 +42,16 @@ from consumers.engine.batch import Batch, EngineStats, StatsLock
 from consumers.engine.chat import ChatTemplate
 from consumers.engine.exceptions import EngineError
 from consumers.engine.model import LlamaModel, llama_cpp
-from consumers.engine.probe import ProbeWalk, build_trie, depth
+from consumers.engine.prefix import SharedPrefix
+from consumers.engine.probe import ProbeWalk
 from consumers.engine.sampling import Candidates, GrammarDeadEnd
-from consumers.engine.sequence import GenerationRequest, GenerationResult, Phase, Sequence
+from consumers.engine.sequence import GenerationRequest, GenerationResult, Phase, Sequence, probe_depth
+from consumers.engine.sequence import request_problem
 from consumers.engine.threads import available_cores
-from consumers.exceptions import ActorError, ActorTimeout, PermanentActorError, RetryableActorError
+from consumers.exceptions import ActorTimeout, PermanentActorError, RetryableActorError
 
 log = logging.getLogger(__name__)
 
-#: A chat template's common head shorter than this is not worth a sequence of its own.
-MIN_SHARED_PREFIX = 8
 
 
 class InferenceEngine:
@@ -82,12 +79,10 @@ class InferenceEngine:
         threads = n_threads or available_cores()
         self._threads = (threads, n_threads_batch or threads)
         params = lib.llama_context_default_params()
-        self._prefix = self.template.head()
-        if len(self._prefix) < MIN_SHARED_PREFIX or len(self._prefix) > min(self.n_batch, n_ctx_per_seq // 2):
-            self._prefix = []
-        self._prefix_seq = max_sequences  # the shared prefix's own sequence id
-        self._prefix_ready = False
-        params.n_ctx = n_ctx_per_seq * max_sequences + len(self._prefix)
+        head = self.template.head()
+        if len(head) > min(self.n_batch, n_ctx_per_seq // 2):
+            head = []
+        params.n_ctx = n_ctx_per_seq * max_sequences + len(head)
         params.n_batch = params.n_ubatch = self.n_batch
         params.n_seq_max = max_sequences + 1
         # One KV buffer for all slots: a step's sequences share one ubatch whatever
@@ -101,6 +96,7 @@ class InferenceEngine:
             raise EngineError(f"llama.cpp could not create a context of {params.n_ctx} tokens for {self.file_name}")
         self._applied_threads = self._threads
         self.memory = lib.llama_get_memory(self.ctx)
+        self._prefix = SharedPrefix(self.memory, max_sequences, head)  # its own sequence id
         self._batch = Batch(self.n_batch)
         self._candidates = Candidates(self.model.n_vocab)
         self._cond = threading.Condition()
@@ -174,7 +170,8 @@ class InferenceEngine:
                 raise EngineError(f"the inference engine of {self.file_name} is closed")
             for request in requests:
                 future: Future = Future()
-                problem = self._problem(request)
+                problem = request_problem(request, n_vocab=self.n_vocab, n_ctx=self.n_ctx_per_seq,
+                                          n_batch=self.n_batch)
                 if problem is not None:
                     future.set_exception(problem)
                 else:
@@ -197,29 +194,6 @@ class InferenceEngine:
             except Exception as exc:  # returned to the caller, per request
                 out.append(exc)
         return out
-
-    def _problem(self, request: GenerationRequest) -> ActorError | None:
-        """Why ``request`` cannot run in a slot, checked before any decoding."""
-        n = len(request.prompt_tokens)
-        if n == 0:
-            return PermanentActorError("the prompt has no tokens")
-        if request.max_tokens < 0:
-            return PermanentActorError(f"max_tokens must be >= 0, got {request.max_tokens}")
-        if any(not 0 <= t < self.n_vocab for t in request.prompt_tokens):
-            return PermanentActorError("the prompt holds token ids outside the vocabulary")
-        extra = 0
-        if request.probe is not None:
-            try:
-                extra = depth(build_trie(request.probe)) + 1
-            except ValueError as exc:
-                return PermanentActorError(f"probe: {exc}")
-            if any(not 0 <= t < self.n_vocab for c in request.probe for t in c):
-                return PermanentActorError("probe candidates hold token ids outside the vocabulary")
-            if extra > self.n_batch:
-                return PermanentActorError(f"probe candidates are longer than n_batch={self.n_batch} tokens")
-        if n + extra >= self.n_ctx_per_seq:
-            return PermanentActorError(f"the prompt has {n} tokens, a slot's context holds n_ctx={self.n_ctx_per_seq}")
-        return None
 
     # -- settings and lifecycle -------------------------------------------------------
     def set_threads(self, n_threads: int, n_threads_batch: int | None = None) -> None:
@@ -256,7 +230,8 @@ class InferenceEngine:
                     while not self._closed and not self._waiting and not self._active:
                         if self._dirty:
                             self._lib.llama_memory_clear(self.memory, False)  # idle: start clean
-                            self._dirty = self._prefix_ready = False
+                            self._dirty = False
+                            self._prefix.forget()
                         self._cond.wait()
                     if self._closed:
                         break
@@ -282,8 +257,7 @@ class InferenceEngine:
         if not future.set_running_or_notify_cancel():
             return  # cancelled while waiting
         slot = heapq.heappop(self._free)
-        extra = depth(build_trie(request.probe)) if request.probe is not None else 0
-        max_new = min(request.max_tokens, self.n_ctx_per_seq - len(request.prompt_tokens) - extra)
+        max_new = min(request.max_tokens, self.n_ctx_per_seq - len(request.prompt_tokens) - probe_depth(request))
         try:
             seq = Sequence(request, future, slot, self.model, max_new)
         except PermanentActorError as exc:
@@ -292,33 +266,14 @@ class InferenceEngine:
             return
         self._active[slot] = seq
         self._dirty = True
-        if self._shares_prefix(seq.prompt) and self._ensure_prefix():
-            self._lib.llama_memory_seq_cp(self.memory, self._prefix_seq, slot, -1, -1)
-            seq.n_past = len(self._prefix)
-
-    def _shares_prefix(self, prompt: list[int]) -> bool:
-        k = len(self._prefix)
-        return 0 < k < len(prompt) and prompt[:k] == self._prefix
-
-    def _ensure_prefix(self) -> bool:
-        """Decode the shared prefix into its own sequence (once after each idle clear);
-        False when that fails (prompts are then processed whole)."""
-        if self._prefix_ready:
-            return True
-        started = time.perf_counter()
-        self._batch.clear()
-        self._batch.add(self._prefix, 0, self._prefix_seq, logits_last=False)
-        rc = self._batch.decode(self.ctx)
-        if rc != 0:
-            log.warning("shared prompt prefix not decoded (llama_decode code %d): prompts are processed whole", rc,
-                        extra={"model_file": self.file_name})
-            self._lib.llama_memory_seq_rm(self.memory, self._prefix_seq, -1, -1)
-            self._prefix = []
-            return False
-        self._prefix_ready = True
-        elapsed = time.perf_counter() - started
-        self._count(elapsed, len(self._prefix), 0, 0.0, 0, elapsed)
-        return True
+        if self._prefix.applies(seq.prompt):
+            started = time.perf_counter()
+            fresh = not self._prefix.ready
+            if self._prefix.ensure(self._batch, self.ctx):
+                seq.n_past = self._prefix.copy_to(slot)
+                if fresh:
+                    elapsed = time.perf_counter() - started
+                    self._stats.count(elapsed, len(self._prefix.tokens), 0, 0.0, 0, elapsed)
 
     def _guarded_step(self) -> None:
         """One step; an unexpected error fails the sequences it touched, never the thread."""
@@ -363,7 +318,7 @@ class InferenceEngine:
             t0 = time.perf_counter()
             full += self._after_decode(seq, logits)
             sample_s += time.perf_counter() - t0
-        self._count(decoded - started, n_prompt, n_gen, sample_s, full, time.perf_counter() - started)
+        self._stats.count(decoded - started, n_prompt, n_gen, sample_s, full, time.perf_counter() - started)
 
     def _fill(self) -> tuple[dict[int, Sequence], dict[int, tuple[Sequence, tuple]], int, int]:
         """Fill the batch: generating sequences' next tokens, probe tokens, then prompt
@@ -450,29 +405,13 @@ class InferenceEngine:
     def _complete(self, seq: Sequence) -> None:
         result = seq.result()
         self._release(seq)
-        with self._stats.lock:
-            self._stats.stats.completed += 1
+        self._stats.sequence_done(failed=False)
         seq.future.set_result(result)
 
     def _fail(self, seq: Sequence, exc: BaseException) -> None:
         self._release(seq)
-        with self._stats.lock:
-            self._stats.stats.failed += 1
+        self._stats.sequence_done(failed=True)
         seq.future.set_exception(exc)
-
-    def _count(self, decode_s: float, n_prompt: int, n_gen: int, sample_s: float, full: int, step_s: float) -> None:
-        with self._stats.lock:
-            s = self._stats.stats
-            s.steps += 1
-            s.prompt_tokens += n_prompt
-            s.generated_tokens += n_gen
-            s.decode_s += decode_s
-            total = max(1, n_prompt + n_gen)
-            s.prompt_s += decode_s * n_prompt / total
-            s.generate_s += decode_s * n_gen / total
-            s.sample_s += sample_s
-            s.grammar_full += full
-            s.busy_s += step_s
 
     def __repr__(self) -> str:
         return (f"InferenceEngine({self.file_name}, max_sequences={self.max_sequences}, "

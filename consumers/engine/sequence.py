@@ -8,8 +8,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from consumers.engine.model import LlamaModel
-from consumers.engine.probe import ProbeWalk
+from consumers.engine.probe import ProbeWalk, build_trie, depth
 from consumers.engine.sampling import SamplingParams, SequenceSampler
+from consumers.exceptions import ActorError, PermanentActorError
 
 
 @dataclass
@@ -52,6 +53,37 @@ class GenerationResult:
     completion_tokens: int
     finish_reason: str
     probe_probs: list[float] | None = None
+
+
+def request_problem(request: GenerationRequest, *, n_vocab: int, n_ctx: int, n_batch: int) -> ActorError | None:
+    """Why ``request`` cannot run in a slot of ``n_ctx`` tokens (checked before any
+    decoding): an empty or too long prompt, token ids outside the vocabulary, bad probe
+    candidates. None when it can."""
+    n = len(request.prompt_tokens)
+    if n == 0:
+        return PermanentActorError("the prompt has no tokens")
+    if request.max_tokens < 0:
+        return PermanentActorError(f"max_tokens must be >= 0, got {request.max_tokens}")
+    if any(not 0 <= t < n_vocab for t in request.prompt_tokens):
+        return PermanentActorError("the prompt holds token ids outside the vocabulary")
+    extra = 0
+    if request.probe is not None:
+        try:
+            extra = depth(build_trie(request.probe)) + 1
+        except ValueError as exc:
+            return PermanentActorError(f"probe: {exc}")
+        if any(not 0 <= t < n_vocab for c in request.probe for t in c):
+            return PermanentActorError("probe candidates hold token ids outside the vocabulary")
+        if extra > n_batch:
+            return PermanentActorError(f"probe candidates are longer than n_batch={n_batch} tokens")
+    if n + extra >= n_ctx:
+        return PermanentActorError(f"the prompt has {n} tokens, a slot's context holds n_ctx={n_ctx}")
+    return None
+
+
+def probe_depth(request: GenerationRequest) -> int:
+    """Tokens of the request's longest probe candidate (0 without a probe)."""
+    return depth(build_trie(request.probe)) if request.probe is not None else 0
 
 
 class Phase(enum.Enum):
