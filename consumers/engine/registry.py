@@ -3,6 +3,7 @@ that names the model, with llama.cpp threads divided among the engines."""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from dataclasses import dataclass
@@ -104,3 +105,8 @@ def close_engine(engine: InferenceEngine) -> None:
                 del _ENGINES[key]
         _rebalance()
     engine.close()
+
+
+# Engines stop before the interpreter does: a daemon engine thread must not be inside
+# llama_decode while Python tears the process down.
+atexit.register(close_engines)
