@@ -33,9 +33,9 @@ from typing import Any, Mapping, Sequence
 
 from consumers.actors.base import ActorResult
 from consumers.contracts import Contract, build_contract
-from consumers.engine import EngineSettings, GenerationRequest, GenerationResult, InferenceEngine, ModelError
-from consumers.engine import get_engine
-from consumers.exceptions import ActorError, PermanentActorError, WorkflowError
+from consumers.engine import EngineError, EngineSettings, GenerationRequest, GenerationResult, InferenceEngine
+from consumers.engine import ModelError, get_engine
+from consumers.exceptions import ActorError, PermanentActorError, RetryableActorError, WorkflowError
 from consumers.models import resolve_model
 from consumers.prompt import render, resolve
 from wavestream.events import sha256_hex
@@ -224,7 +224,11 @@ class LlmActor:
         failure never fails another."""
         prepared: list[_Prepared | ActorError] = [self._prepare(c) for c in commands]
         requests = [p.request for p in prepared if isinstance(p, _Prepared)]
-        futures = iter(self.engine.submit(requests))
+        try:
+            futures = iter(self.engine.submit(requests))
+        except EngineError as exc:  # closed: the process is stopping, another worker retries
+            return [p if isinstance(p, ActorError) else RetryableActorError(f"stage {self.config.stage}: {exc}")
+                    for p in prepared]
         return [p if isinstance(p, ActorError) else self._finish(p, next(futures)) for p in prepared]
 
     def _prepare(self, command: Mapping[str, Any]) -> _Prepared | ActorError:
@@ -259,6 +263,7 @@ class LlmActor:
             model_file=self.engine.file_name,
             model_sha256=self.engine.sha256,
             prompt_sha256=sha256_hex(prepared.prompt),
+            duration_ms=int(generated.seconds * 1000),
         )
 
 

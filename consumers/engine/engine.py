@@ -100,7 +100,7 @@ class InferenceEngine:
         self._batch = Batch(self.n_batch)
         self._candidates = Candidates(self.model.n_vocab)
         self._cond = threading.Condition()
-        self._waiting: deque[tuple[GenerationRequest, Future]] = deque()
+        self._waiting: deque[tuple[GenerationRequest, Future, float]] = deque()
         self._active: dict[int, Sequence] = {}
         self._free = list(range(max_sequences))
         self._closed = False
@@ -165,6 +165,7 @@ class InferenceEngine:
             EngineError: the engine is closed.
         """
         futures = []
+        submitted = time.monotonic()
         with self._cond:
             if self._closed:
                 raise EngineError(f"the inference engine of {self.file_name} is closed")
@@ -175,7 +176,7 @@ class InferenceEngine:
                 if problem is not None:
                     future.set_exception(problem)
                 else:
-                    self._waiting.append((request, future))
+                    self._waiting.append((request, future, submitted))
                 futures.append(future)
             self._cond.notify()
         return futures
@@ -236,8 +237,8 @@ class InferenceEngine:
                     if self._closed:
                         break
                     admitted = [self._waiting.popleft() for _ in range(min(len(self._free), len(self._waiting)))]
-                for request, future in admitted:
-                    self._admit(request, future)
+                for request, future, submitted in admitted:
+                    self._admit(request, future, submitted)
                 if self._active:
                     self._guarded_step()
         finally:
@@ -249,17 +250,17 @@ class InferenceEngine:
             self._fail(seq, closed)
         with self._cond:
             waiting, self._waiting = list(self._waiting), deque()
-        for _, future in waiting:
+        for _, future, _ in waiting:
             if future.set_running_or_notify_cancel():
                 future.set_exception(closed)
 
-    def _admit(self, request: GenerationRequest, future: Future) -> None:
+    def _admit(self, request: GenerationRequest, future: Future, submitted: float) -> None:
         if not future.set_running_or_notify_cancel():
             return  # cancelled while waiting
         slot = heapq.heappop(self._free)
         max_new = min(request.max_tokens, self.n_ctx_per_seq - len(request.prompt_tokens) - probe_depth(request))
         try:
-            seq = Sequence(request, future, slot, self.model, max_new)
+            seq = Sequence(request, future, slot, self.model, max_new, submitted)
         except PermanentActorError as exc:
             heapq.heappush(self._free, slot)
             future.set_exception(exc)

@@ -46,13 +46,15 @@ class GenerationRequest:
 class GenerationResult:
     """``finish_reason``: ``stop`` (end-of-generation token or a stop string),
     ``length`` (max_tokens or the slot's context) or ``grammar`` (the grammar is
-    complete). ``probe_probs``: one probability per probe candidate, in order."""
+    complete). ``probe_probs``: one probability per probe candidate, in order.
+    ``seconds``: from submission to the result, waiting for a slot included."""
 
     text: str
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
     probe_probs: list[float] | None = None
+    seconds: float = 0.0  # from submission to the result (waiting for a slot included)
 
 
 def request_problem(request: GenerationRequest, *, n_vocab: int, n_ctx: int, n_batch: int) -> ActorError | None:
@@ -96,8 +98,9 @@ class Sequence:
     """One admitted request in slot ``slot`` (its llama.cpp sequence id)."""
 
     def __init__(self, request: GenerationRequest, future: Future, slot: int, model: LlamaModel,
-                 max_new: int) -> None:
+                 max_new: int, submitted: float) -> None:
         self.request = request
+        self.submitted = submitted
         self.future = future
         self.slot = slot
         self.model = model
@@ -140,6 +143,7 @@ class Sequence:
             text=bytes(self.text).decode("utf-8", "ignore"), prompt_tokens=len(self.prompt),
             completion_tokens=len(self.generated), finish_reason=self.finish_reason or "length",
             probe_probs=self.walk.result() if self.walk is not None else None,
+            seconds=time.monotonic() - self.submitted,
         )
 
     def close(self) -> None:
