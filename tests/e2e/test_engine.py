@@ -85,6 +85,7 @@ def test_sixteen_commands_of_two_stages_decode_together(workflow, postings):
         assert not isinstance(result, ActorError), result
         check_skills(result.output, posting)
         assert result.prompt_tokens > 0 and result.completion_tokens > 0
+        assert result.duration_ms is not None and result.duration_ms > 0  # its own, not the batch's
     for result in score_out:
         assert not isinstance(result, ActorError), result
         check_score(result.output)
