@@ -207,3 +207,27 @@ def test_prompts_share_the_chat_templates_head(workflow):
     head = len(engine.template.head())
     assert head >= 8 and all(t[:head] == prompts[0][:head] for t in prompts)
     assert decoded == sum(len(t) for t in prompts) - head
+
+
+def test_threads_are_divided_among_the_engines_of_the_process(workflow, monkeypatch):
+    from consumers.engine import EngineSettings, close_engine, get_engine, registry
+    from consumers.engine.threads import available_cores, divide_threads
+
+    monkeypatch.delenv("WAVESTREAM_LLM_THREADS", raising=False)
+    path = actor(workflow, "score").engine.path
+
+    def auto():
+        return [e for (_, s), e in registry._ENGINES.items() if s.n_threads is None]
+
+    extra = [get_engine(path, EngineSettings(n_ctx_per_seq=256, max_sequences=k)) for k in (1, 2)]
+    assert get_engine(path, EngineSettings(n_ctx_per_seq=256, max_sequences=1)) is extra[0]  # once per settings
+    share = divide_threads(available_cores(), len(auto()))
+    assert len(auto()) >= 3 and all(e.threads == (share, share) for e in auto())
+    for engine in extra:
+        close_engine(engine)
+    share = divide_threads(available_cores(), len(auto()))
+    assert all(e.threads == (share, share) for e in auto())
+    monkeypatch.setenv("WAVESTREAM_LLM_THREADS", "1")  # the host setting wins over the division
+    pinned = get_engine(path, EngineSettings(n_ctx_per_seq=256, max_sequences=3))
+    assert pinned.threads == (1, 1)
+    close_engine(pinned)
