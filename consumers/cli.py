@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from wavestream import PROJECT_ROOT
+from wavestream.resources import default_workflow
 
-DEFAULT_WORKFLOW = PROJECT_ROOT / "workflows" / "default.yaml"
+DEFAULT_WORKFLOW = default_workflow()
 
 _workflow_option = click.option(
     "--workflow", "workflow", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_WORKFLOW,

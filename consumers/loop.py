@@ -30,6 +30,7 @@ one transaction, then sends the consumed positions with the consumer's group met
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -51,6 +52,7 @@ _FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PR
 _OP_TIMEOUT_S = 30.0
 _OP_RETRIES = 5
 _MAX_BACKOFF_S = 5.0
+_HANG_GRACE_S = 15.0
 
 
 @dataclass
@@ -155,6 +157,7 @@ class TransactionalLoop:
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         self.pauses.assigned(partitions)
         self._lag_due = 0.0  # report the new partitions' lag at the next chance
+        metrics.health.set_ready(True)
         self.log.info("assigned %s", _names(partitions))
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
@@ -170,6 +173,7 @@ class TransactionalLoop:
             WorkerFenced: a newer instance owns the transactional.id.
             ConsumerFatal: the consumer hit a fatal error.
         """
+        metrics.health.polled()
         self._maintain()
         msgs = self.consumer.consume(self.config.batch_size, self._poll_timeout())
         records = [m for m in msgs if not self._is_error(m)]
@@ -230,7 +234,7 @@ class TransactionalLoop:
     def _retry(self, op: Callable[..., Any], *args: Any) -> Any:
         for attempt in range(_OP_RETRIES):
             try:
-                return op(*args)
+                return _bounded(op, *args)
             except KafkaException as exc:
                 err = exc.args[0]
                 if not (isinstance(err, KafkaError) and err.retriable()) or attempt == _OP_RETRIES - 1:
@@ -346,6 +350,37 @@ class TransactionalLoop:
         if err.code() != KafkaError._PARTITION_EOF:
             self.log.warning("consume error on %s: %s", msg.topic(), err)
         return True
+
+
+def _bounded(op: Callable[..., Any], *args: Any) -> Any:
+    """``op(*args)``, given up on when it has not returned well past its own timeout.
+
+    librdkafka's transactional calls can block past their timeout when the coordinator
+    went away and came back (seen: send_offsets_to_transaction stuck for minutes after a
+    broker restart, cf. librdkafka#5511). The call runs in a helper thread; when it
+    overstays, a fatal error is raised so the loop recreates the producer (the new
+    epoch aborts the open transaction and fences the stuck call) and redoes the batch.
+
+    Raises:
+        KafkaException: what ``op`` raised, or a fatal ``_TIMED_OUT`` when it hung.
+    """
+    result: dict[str, Any] = {}
+    done = threading.Event()
+
+    def call() -> None:
+        try:
+            result["value"] = op(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            result["error"] = exc
+        done.set()
+
+    threading.Thread(target=call, name=f"kafka-{getattr(op, '__name__', 'op')}", daemon=True).start()
+    if not done.wait(_OP_TIMEOUT_S + _HANG_GRACE_S):
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"{getattr(op, '__name__', 'op')} did not return "
+                                        f"within {_OP_TIMEOUT_S + _HANG_GRACE_S:.0f}s", fatal=True))
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
 
 
 def _names(partitions: list[TopicPartition]) -> str:

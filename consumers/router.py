@@ -20,7 +20,7 @@ from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
 from wavestream.events import make_event, new_correlation_id
 from wavestream.logs import bind
-from wavestream.topics import DEADLETTER, EVENTS, POSTINGS, stage_topic
+from wavestream.topics import DEADLETTER, EVENTS, POSTINGS, router_group, stage_topic
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def build_router(settings: KafkaSettings, workflow: Workflow, *, instance: str, 
     require_topics(build_admin(settings), [POSTINGS, EVENTS, DEADLETTER, *entries])
     worker_id = f"wavestream-router-{workflow.name}-{instance}"
     handler = RouterHandler(workflow, AvroCodec.from_settings(settings), worker_id)
-    config = LoopConfig(group_id=f"wavestream-router-{workflow.name}", topics=[POSTINGS],
+    config = LoopConfig(group_id=router_group(workflow.name), topics=[POSTINGS],
                         transactional_id=worker_id, batch_size=batch_size, batch_max_s=batch_max_s, poll_s=poll_s,
                         component="router")
     return TransactionalLoop(settings, config, handler, handler.codec, logger=bind(log, worker_id=worker_id))

@@ -28,7 +28,7 @@ from wavestream.codec import AvroCodec
 from wavestream.exceptions import CodecError
 from wavestream.config import KafkaSettings
 from wavestream.logs import bind
-from wavestream.topics import COMMANDS, DEADLETTER, EVENTS, retry_topic, stage_topic
+from wavestream.topics import COMMANDS, DEADLETTER, EVENTS, retry_topic, stage_group, stage_topic
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ def stage_loop(settings: KafkaSettings, workflow: Workflow, stage: Stage, actor:
         log.info("stage %s: batch of %d records at most (timeout_s and the actor's concurrency keep a transaction "
                  "under %d ms)", stage.name, limits.batch_size, limits.transaction_timeout_ms)
     config = LoopConfig(
-        group_id=f"wavestream-stage-{stage.name}", topics=[stage_topic(stage.name), retry_topic(stage.name)],
+        group_id=stage_group(stage.name), topics=[stage_topic(stage.name), retry_topic(stage.name)],
         transactional_id=options.transactional_id, batch_size=limits.batch_size, batch_max_s=options.batch_max_s,
         poll_s=options.poll_s, group_instance_id=options.transactional_id if options.static_membership else None,
         transaction_timeout_ms=limits.transaction_timeout_ms, max_poll_interval_ms=limits.max_poll_interval_ms,

@@ -363,3 +363,26 @@ def test_a_half_open_gate_admits_one_probe():
     assert _loop(consumer, Producer(), handler, gate=HalfOpen()).run_once() == 1
     assert handler.batches == [[5]]
     assert consumer.calls == [("seek", "stage.s", 0, 6), ("seek", "stage.s", 1, 1)]
+
+
+def test_a_transactional_call_that_hangs_past_its_timeout_recreates_the_producer(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(loop_module, "_OP_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(loop_module, "_HANG_GRACE_S", 0.05)
+    release = threading.Event()
+
+    class Hanging(Producer):
+        def send_offsets_to_transaction(self, offsets, metadata, timeout):
+            release.wait(10)  # librdkafka stuck after a coordinator restart
+
+    fresh = Producer()
+    monkeypatch.setattr(loop_module, "build_producer", lambda settings, **kw: fresh)
+    consumer = Consumer([[Msg(5)]], committed=5)
+    loop = _loop(consumer, Hanging())
+    try:
+        assert loop.run_once() == 0
+    finally:
+        release.set()
+    assert loop.producer is fresh and fresh.calls == ["init"]
+    assert consumer.calls == [("seek", "stage.s", 0, 5)]
