@@ -89,8 +89,8 @@ def ground(value: Any, text: str) -> Any:
 
 def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -> list[str]:
     """Candidate items of a grounded list: runs of 1 to 3 words of ``text`` that neither
-    start nor end with a stop word and hold a letter, in order of first appearance,
-    without duplicates."""
+    start nor end with a stop word, hold a letter and :func:`occurs` in ``text`` as
+    written, in order of first appearance, without duplicates."""
     words = _WORD.findall(text)
     seen: dict[str, None] = {}
     for n in range(1, MAX_PHRASE_WORDS + 1):
@@ -99,7 +99,8 @@ def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -
             if run[0].lower() in _STOPWORDS or run[-1].lower() in _STOPWORDS:
                 continue
             phrase = " ".join(run)
-            if min_len <= len(phrase) <= max_len and any(c.isalpha() for c in phrase):
+            if (min_len <= len(phrase) <= max_len and any(c.isalpha() for c in phrase) and phrase not in seen
+                    and occurs(phrase, text)):  # "St. Mary's" gives words St, Mary, s: "Mary s" does not occur
                 seen.setdefault(phrase, None)
     return list(seen)[:MAX_PHRASES]
 

@@ -53,6 +53,7 @@ KEYS = frozenset(
         "SUBMIT_LEDGER_DIR",
         "TEST_KAFKA_BOOTSTRAP_SERVERS",
         "TEST_PG_DSN",
+        "LLM_THREADS",
     }
 )
 
@@ -320,3 +321,20 @@ class DashboardSettings:
         """Raises: ConfigError: the threshold is not a whole number of minutes >= 1."""
         env = os.environ if env is None else env
         return cls(stale_after_minutes=_int(env, "STALE_AFTER_MINUTES", 30, minimum=1))
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """Inference engine settings of this host. ``threads``: llama.cpp threads per engine
+    (None: the cores divided among the process's engines); a model's own ``threads``
+    setting wins over it."""
+
+    threads: int | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "LlmSettings":
+        """Raises:
+            ConfigError: WAVESTREAM_LLM_THREADS is not a positive integer."""
+        env = os.environ if env is None else env
+        threads = _int(env, "LLM_THREADS", 0, minimum=0)
+        return cls(threads=threads or None)

@@ -22,6 +22,7 @@ class ActorResult:
     model_file: str | None = None
     model_sha256: str | None = None
     prompt_sha256: str | None = None
+    duration_ms: int | None = None  # this command's own time when it ran in a batch
 
 
 class Actor(Protocol):

@@ -1,42 +1,50 @@
-"""The ``llm`` actor: a GGUF model through llama-cpp-python, one chat completion per command.
+"""The ``llm`` actor: a GGUF model through the process's inference engine, one chat
+completion per command.
 
 The stage's prompt template is rendered from the command (``consumers.prompt``), the
 model answers under the grammar of the stage's output contract (``consumers.contracts``),
 and the decoded text is checked against the contract again before it becomes the output.
-The model is loaded once per process (``consumers.models``); calls are serialized on it.
+The model is loaded once per process into an inference engine (``consumers.engine``)
+shared by every stage that names it; :meth:`LlmActor.run_batch` submits all commands of
+a batch at once, so the engine decodes them together with those of other stages.
 
 Failure mapping (what the worker routes on):
 
 - a placeholder without a value, a prompt longer than the context, an output that
   breaks the contract -> :class:`PermanentActorError` (error branch);
-- the stage's ``timeout_s`` passing while tokens are generated -> :class:`ActorTimeout`;
+- the stage's ``timeout_s`` passing (counted from the command's admission to an engine
+  slot, so it bounds prompt processing and generation) -> :class:`ActorTimeout`;
 - llama.cpp failing to decode -> :class:`RetryableActorError`.
 
-Generation is deterministic per command attempt: the sampling seed is the stage seed plus
-``attempt - 1``, so a re-run of an aborted transaction produces the same output while a
-retry samples afresh.
+The sampling seed is the stage seed plus ``attempt - 1``: a retry samples afresh. An
+output depends on its seed and on the batch it was decoded in (llama.cpp's batched
+numerics may differ with the batch's composition), so a re-run of an aborted transaction
+may produce another valid output; exactly-once holds all the same, because an aborted
+transaction's outputs are never visible to read_committed readers.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from consumers.actors.base import ActorResult
 from consumers.contracts import Contract, build_contract
-from consumers.exceptions import ActorTimeout, PermanentActorError, RetryableActorError, WorkflowError
-from consumers.models import LoadedModel, LoadSettings, grammar_error, load_model, resolve_model
+from consumers.engine import EngineError, EngineSettings, GenerationRequest, GenerationResult, InferenceEngine
+from consumers.engine import ModelError, get_engine
+from consumers.exceptions import ActorError, PermanentActorError, RetryableActorError, WorkflowError
+from consumers.models import resolve_model
 from consumers.prompt import render, resolve
 from wavestream.events import sha256_hex
 
 log = logging.getLogger(__name__)
 
 #: Settings a stage's actor mapping (or the model definition it names) may carry.
-SETTING_KEYS = ("n_ctx", "n_gpu_layers", "n_batch", "threads", "seed", "temperature", "top_k", "top_p",
-                "repeat_penalty", "system")
+SETTING_KEYS = ("n_ctx", "n_gpu_layers", "n_batch", "threads", "max_sequences", "seed", "temperature", "top_k",
+                "top_p", "repeat_penalty", "system")
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class LlmConfig:
     n_gpu_layers: int = 0
     n_batch: int = 512
     threads: int | None = None
+    max_sequences: int | None = None
     seed: int = 42
     temperature: float = 0.2
     top_k: int = 40
@@ -62,9 +71,11 @@ class LlmConfig:
     system: str | None = None
 
     @property
-    def load_settings(self) -> LoadSettings:
-        return LoadSettings(n_ctx=self.n_ctx, n_gpu_layers=self.n_gpu_layers, n_batch=self.n_batch,
-                            n_threads=self.threads)
+    def engine_settings(self) -> EngineSettings:
+        """The engine this stage runs on: ``n_ctx`` is each sequence slot's context;
+        stages whose settings are equal share one engine."""
+        return EngineSettings(n_ctx_per_seq=self.n_ctx, max_sequences=self.max_sequences, n_batch=self.n_batch,
+                              n_threads=self.threads, n_gpu_layers=self.n_gpu_layers)
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -117,6 +128,7 @@ def config_from_stage(stage: Any, workflow: Any, overrides: Mapping[str, Any] | 
             n_ctx=int(settings.get("n_ctx", 2048)), n_gpu_layers=int(settings.get("n_gpu_layers", 0)),
             n_batch=int(settings.get("n_batch", 512)),
             threads=int(settings["threads"]) if settings.get("threads") is not None else None,
+            max_sequences=int(settings["max_sequences"]) if settings.get("max_sequences") is not None else None,
             seed=int(settings.get("seed", 42)), temperature=float(settings.get("temperature", 0.2)),
             top_k=int(settings.get("top_k", 40)), top_p=float(settings.get("top_p", 0.95)),
             repeat_penalty=float(settings.get("repeat_penalty", 1.1)),
@@ -127,16 +139,26 @@ def config_from_stage(stage: Any, workflow: Any, overrides: Mapping[str, Any] | 
         raise WorkflowError(f"stage {name}: invalid llm setting: {exc}") from exc
 
 
+@dataclass
+class _Prepared:
+    """One command ready for the engine."""
+
+    prompt: str
+    grounding: str
+    request: GenerationRequest
+
+
 class LlmActor:
     """Runs one llm stage. Construct with ``LlmActor(stage, workflow)`` (the workflow
     model's stage objects) or ``LlmActor.from_config(LlmConfig(...))``.
 
-    Construction loads the model (once per process) and checks the contract's grammar
-    against its vocabulary.
+    Construction gets the model's engine (loaded once per process and settings) and
+    checks the contract's grammar against its vocabulary.
 
     Raises (construction):
         WorkflowError: invalid stage settings, contract or grammar; model file not found.
         ModelError: llama-cpp-python is missing or the model cannot be loaded.
+        EngineError: llama.cpp cannot create the engine's context.
     """
 
     kind = "llm"
@@ -149,37 +171,14 @@ class LlmActor:
             config = replace(config, **dict(overrides))
         self.config = config
         self.contract: Contract = build_contract(config.output)
-        self.model: LoadedModel = load_model(config.model_path, config.load_settings)
+        self.engine: InferenceEngine = get_engine(config.model_path, config.engine_settings)
         self.name = f"llm:{config.model_name or config.model_path.stem}"
-        self.sha256: str | None = self.model.sha256
-        self._grammars: dict[str, Any] = {}
+        self.sha256: str | None = self.engine.sha256
         text = self.contract.grammar
         if text is not None:
-            problem = grammar_error(self.model, text)
+            problem = self.engine.grammar_error(text)
             if problem:
                 raise WorkflowError(f"stage {config.stage}: output grammar: {problem}")
-            from llama_cpp import LlamaGrammar
-
-            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
-
-    def _grammar(self, text: str | None) -> Any:
-        """The LlamaGrammar for ``text``: the contract's static grammar (checked at
-        construction), or a per-command one (grounded items), checked here.
-
-        Raises:
-            PermanentActorError: llama.cpp rejects a per-command grammar.
-        """
-        if text is None:
-            return None
-        grammar = self._grammars.get(text)
-        if grammar is None:
-            problem = grammar_error(self.model, text)
-            if problem:
-                raise PermanentActorError(f"stage {self.config.stage}: output grammar for this command: {problem}")
-            from llama_cpp import LlamaGrammar
-
-            grammar = LlamaGrammar.from_string(text, verbose=False)
-        return grammar
 
     @classmethod
     def from_config(cls, config: LlmConfig) -> "LlmActor":
@@ -188,6 +187,17 @@ class LlmActor:
     @classmethod
     def from_stage(cls, stage: Any, workflow: Any, overrides: Mapping[str, Any] | None = None) -> "LlmActor":
         return cls(stage, workflow, overrides=overrides)
+
+    @property
+    def model(self) -> InferenceEngine:
+        """The engine of the model (``file_name``, ``sha256``, ``path``)."""
+        return self.engine
+
+    @property
+    def max_sequences(self) -> int:
+        """Commands the engine decodes at once (its sequence slots, shared with the other
+        stages on the same engine)."""
+        return self.engine.max_sequences
 
     def messages(self, prompt: str) -> list[dict[str, str]]:
         system = [{"role": "system", "content": self.config.system}] if self.config.system else []
@@ -199,65 +209,66 @@ class LlmActor:
         Raises:
             PermanentActorError: a placeholder has no value, the prompt does not fit the
                 context, or the output breaks the contract (ContractViolation).
-            ActorTimeout: generation ran past ``timeout_s``.
+            ActorTimeout: the command ran past ``timeout_s``.
             RetryableActorError: llama.cpp failed to decode.
         """
+        result = self.run_batch([command])[0]
+        if isinstance(result, ActorError):
+            raise result
+        return result
+
+    def run_batch(self, commands: Sequence[Mapping[str, Any]]) -> list[ActorResult | ActorError]:
+        """Answer every command of a batch: all prompts are rendered and submitted to the
+        engine at once, each output is checked against the contract. One result or
+        :class:`ActorError` (returned, not raised) per command, in order; one command's
+        failure never fails another."""
+        prepared: list[_Prepared | ActorError] = [self._prepare(c) for c in commands]
+        requests = [p.request for p in prepared if isinstance(p, _Prepared)]
+        try:
+            futures = iter(self.engine.submit(requests))
+        except EngineError as exc:  # closed: the process is stopping, another worker retries
+            return [p if isinstance(p, ActorError) else RetryableActorError(f"stage {self.config.stage}: {exc}")
+                    for p in prepared]
+        return [p if isinstance(p, ActorError) else self._finish(p, next(futures)) for p in prepared]
+
+    def _prepare(self, command: Mapping[str, Any]) -> _Prepared | ActorError:
         cfg = self.config
-        prompt = render(cfg.prompt, command)
-        grounding = "\n".join(resolve(ref, command) for ref in self.contract.grounded_in)
+        try:
+            prompt = render(cfg.prompt, command)
+            grounding = "\n".join(resolve(ref, command) for ref in self.contract.grounded_in)
+            tokens, stop = self.engine.chat_prompt(self.messages(prompt))
+        except ActorError as exc:
+            return exc
+        except ModelError as exc:
+            return PermanentActorError(f"stage {cfg.stage}: {exc}")
         attempt = int(command.get("attempt") or 1)
-        grammar = self._grammar(self.contract.grammar_for(grounding))
-        response = self._complete(self.messages(prompt), grammar=grammar, seed=cfg.seed + attempt - 1)
-        choice = response["choices"][0]
-        raw = choice.get("text") or ""
-        usage = response.get("usage") or {}
-        output = self.contract.check(raw, grounding=grounding, truncated=choice.get("finish_reason") == "length")
+        request = GenerationRequest(
+            prompt_tokens=tokens, max_tokens=cfg.max_tokens, seed=cfg.seed + attempt - 1,
+            grammar=self.contract.grammar_for(grounding), temperature=cfg.temperature, top_k=cfg.top_k,
+            top_p=cfg.top_p, repeat_penalty=cfg.repeat_penalty, stop=tuple(stop), timeout_s=cfg.timeout_s,
+        )
+        return _Prepared(prompt, grounding, request)
+
+    def _finish(self, prepared: _Prepared, future: Future) -> ActorResult | ActorError:
+        try:
+            generated: GenerationResult = future.result()
+            output = self.contract.check(generated.text, grounding=prepared.grounding,
+                                         truncated=generated.finish_reason == "length")
+        except ActorError as exc:
+            return _in_stage(self.config.stage, exc)
         return ActorResult(
             output=output,
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            model_file=self.model.file_name,
-            model_sha256=self.model.sha256,
-            prompt_sha256=sha256_hex(prompt),
+            prompt_tokens=generated.prompt_tokens,
+            completion_tokens=generated.completion_tokens,
+            model_file=self.engine.file_name,
+            model_sha256=self.engine.sha256,
+            prompt_sha256=sha256_hex(prepared.prompt),
+            duration_ms=int(generated.seconds * 1000),
         )
 
-    def _complete(self, messages: list[dict[str, str]], *, grammar: Any, seed: int) -> dict[str, Any]:
-        """One completion under the model's chat template; generation stops at the
-        deadline through a stopping criterion (llama-cpp-python checks it per token)."""
-        cfg = self.config
-        started = time.monotonic()
-        deadline = started + cfg.timeout_s
-        late: list[bool] = []
 
-        def past_deadline(input_ids: Any, logits: Any) -> bool:
-            if time.monotonic() > deadline:
-                late.append(True)
-                return True
-            return False
-
-        with self.model.lock:
-            tokens, stop = self.model.chat_prompt(messages)
-            if len(tokens) >= cfg.n_ctx:
-                raise PermanentActorError(
-                    f"stage {cfg.stage}: the prompt has {len(tokens)} tokens, the context holds n_ctx={cfg.n_ctx}"
-                )
-            from llama_cpp import StoppingCriteriaList
-
-            try:
-                response = self.model.llama.create_completion(
-                    prompt=tokens, grammar=grammar, max_tokens=cfg.max_tokens, stop=stop,
-                    temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
-                    repeat_penalty=cfg.repeat_penalty, seed=seed,
-                    stopping_criteria=StoppingCriteriaList([past_deadline]),
-                )
-            except ValueError as exc:
-                # llama-cpp-python raises ValueError when the prompt exceeds the context.
-                raise PermanentActorError(f"stage {cfg.stage}: {exc} (n_ctx={cfg.n_ctx})") from exc
-            except RuntimeError as exc:
-                raise RetryableActorError(f"stage {cfg.stage}: llama.cpp failed: {exc}") from exc
-        if late:
-            raise ActorTimeout(
-                f"stage {cfg.stage}: generation ran past timeout_s={cfg.timeout_s:g} "
-                f"({time.monotonic() - started:.1f}s)"
-            )
-        return response
+def _in_stage(stage: str, exc: ActorError) -> ActorError:
+    """``exc`` (same class) with the stage named in its message."""
+    error = type(exc)(f"stage {stage}: {exc}")
+    error.__cause__ = exc
+    return error

@@ -90,8 +90,8 @@ def test_three_postings_through_the_llm_stages(actors):
 
 
 def test_model_is_loaded_once_per_process(actors):
-    models = {id(actor.model.llama) for actor in actors.values()}
-    assert len(models) == 1
+    engines = {id(actor.engine) for actor in actors.values()}
+    assert len(engines) == 1
     assert {actor.kind for actor in actors.values()} == {"llm"}
     assert actors["summarize"].name == "llm:smollm2"
 

