@@ -1,7 +1,9 @@
-"""The default workflow end to end on a real broker with the real SmolLM2 model: three
-postings submitted with `wavestream submit`'s code path, the ingest router and one
-worker process per stage; every posting completes once with a non-empty summary,
-grounded skills and a score in 1..10."""
+"""The default workflow end to end on a real broker with the real SmolLM2 model: postings
+submitted with `wavestream submit`'s code path, the ingest router, one model-first worker
+serving the three llm stages (one model, one engine) and a worker per script stage;
+every posting completes once with a non-empty summary, grounded skills and a score in
+1..10. A second test SIGKILLs the model-first worker in the middle of the run and
+restarts it: every posting still completes exactly once for a read_committed reader."""
 
 from __future__ import annotations
 
@@ -54,23 +56,39 @@ def renamed_default_workflow(tmp_path: Path, suffix: str) -> tuple[Path, dict[st
     return path, names
 
 
+def start_workers(procs: Procs, workflow: Path, names: dict[str, str], name: str = "llm") -> None:
+    """One model-first worker for the llm stages, one worker per other stage."""
+    llm = [arg for stage in LLM_STAGES for arg in ("--stage", names[stage])]
+    procs.start(name, "worker", *llm, "--workflow", str(workflow), "--instance-id", "1", "--batch", "4",
+                "--batch-ms", "2000")
+    for stage, renamed in names.items():
+        if stage not in LLM_STAGES and renamed not in procs.procs:
+            procs.start(renamed, "worker", "--stage", renamed, "--workflow", str(workflow), "--instance-id", "1",
+                        "--batch", "4", "--batch-ms", "2000")
+
+
+def submitted(tmp_path: Path, suffix: str, copies: int = 1) -> tuple[Path, list[dict]]:
+    """The example postings (``copies`` times, new ids) as a JSONL file to submit."""
+    postings = [{k: v for k, v in p.items() if k not in ("submitted_at", "source")} | {
+        "posting_id": f"{p['posting_id']}-{suffix}-{c}", "attributes": {}}
+        for c in range(copies) for p in example_postings()]
+    source = tmp_path / "postings.jsonl"
+    source.write_text("".join(json.dumps({k: v for k, v in p.items() if v is not None}) + "\n" for p in postings))
+    return source, postings
+
+
 def test_default_workflow_through_the_workers(kafka_settings, kafka_bootstrap, tmp_path: Path):
     suffix = uuid.uuid4().hex[:8]
     workflow, names = renamed_default_workflow(tmp_path, suffix)
     create_workflow_topics(kafka_settings, workflow)
-    postings = [{k: v for k, v in p.items() if k not in ("submitted_at", "source")} | {
-        "posting_id": f"{p['posting_id']}-{suffix}", "attributes": {}} for p in example_postings()]
+    source, postings = submitted(tmp_path, suffix)
     ids = [p["posting_id"] for p in postings]
-    source = tmp_path / "three.jsonl"
-    source.write_text("".join(json.dumps({k: v for k, v in p.items() if v is not None}) + "\n" for p in postings))
 
     procs = Procs(kafka_bootstrap, tmp_path)
     log = EventLog(kafka_settings, ids)
     try:
         procs.start("router", "router", "--workflow", str(workflow), "--instance-id", f"r-{suffix}")
-        for stage in names.values():
-            procs.start(stage, "worker", "--stage", stage, "--workflow", str(workflow), "--instance-id", "1",
-                        "--batch", "3", "--batch-ms", "2000")
+        start_workers(procs, workflow, names)
         summary = submit_file(source, kafka_settings, progress=False)
         assert (summary.accepted, summary.rejected) == (3, 0)
         log.wait_for(lambda l: {e["posting_id"] for e in l.of("PostingCompleted")} >= set(ids), procs,
@@ -81,6 +99,7 @@ def test_default_workflow_through_the_workers(kafka_settings, kafka_bootstrap, t
     finally:
         log.close()
         procs.kill_all()
+    assert "loaded once for stages" in procs.log("llm")
 
     seen = counts(log.events)
     assert all(n == 1 for n in seen.values()), [k for k, n in seen.items() if n != 1]
@@ -101,3 +120,31 @@ def test_default_workflow_through_the_workers(kafka_settings, kafka_bootstrap, t
             assert len(payload["model_sha256"]) == 64 and len(payload["prompt_sha256"]) == 64
         final = [e for e in log.of("PostingCompleted") if e["posting_id"] == pid]
         assert final[0]["payload"]["final_stage"] == names["score"]
+
+
+def test_a_model_first_worker_killed_mid_run_completes_every_posting_exactly_once(kafka_settings, kafka_bootstrap,
+                                                                                  tmp_path: Path):
+    suffix = uuid.uuid4().hex[:8]
+    workflow, names = renamed_default_workflow(tmp_path, suffix)
+    create_workflow_topics(kafka_settings, workflow)
+    source, postings = submitted(tmp_path, suffix, copies=3)
+    ids = [p["posting_id"] for p in postings]
+    procs = Procs(kafka_bootstrap, tmp_path)
+    log = EventLog(kafka_settings, ids)
+    try:
+        procs.start("router", "router", "--workflow", str(workflow), "--instance-id", f"r-{suffix}")
+        start_workers(procs, workflow, names)
+        assert submit_file(source, kafka_settings, progress=False).accepted == len(ids)
+        log.wait_for(lambda l: len(l.of("InteractionCompleted", names["summarize"])) >= 2, procs, max_rounds=3000,
+                     what="the first summaries")
+        procs.kill("llm")  # batches of the three stages in flight
+        start_workers(procs, workflow, names, name="llm-restarted")
+        log.wait_for(lambda l: {e["posting_id"] for e in l.of("PostingCompleted")} >= set(ids), procs,
+                     max_rounds=4500, what="every completion after the restart")
+        log.settle()
+    finally:
+        log.close()
+        procs.kill_all()
+    seen = counts(log.events)
+    assert all(n == 1 for n in seen.values()), [k for k, n in seen.items() if n != 1]
+    assert sorted(e["posting_id"] for e in log.of("PostingCompleted")) == sorted(ids)
