@@ -53,6 +53,8 @@ _OP_TIMEOUT_S = 30.0
 _OP_RETRIES = 5
 _MAX_BACKOFF_S = 5.0
 _HANG_GRACE_S = 15.0
+_UNRELEASED_WAIT_S = 5.0
+_UNRELEASED_RETRIES = 60  # five minutes: longer than any sane session timeout
 
 
 @dataclass
@@ -90,6 +92,7 @@ class TransactionalLoop:
         self._txn_started = 0.0
         self._aborts_in_a_row = 0
         self._lag_due = 0.0
+        self._unreleased_retries = 0
         self.pauses = PauseBook(gate, clock, self.log)
         max_bytes = int(settings.client.get("message.max.bytes", 1_000_000))
         self.runner = BatchRunner(handler, codec, gate, clock, self.log, max_message_bytes=max_bytes)
@@ -112,14 +115,18 @@ class TransactionalLoop:
             KafkaClientError: a client configuration is rejected.
             KafkaException: init_transactions failed.
         """
+        self._new_consumer()
+        self._new_producer()
+
+    def _new_consumer(self) -> None:
         overrides = group_overrides(self.settings, self.config.assignor, self.config.max_poll_interval_ms)
         overrides.update(self.config.consumer_overrides)
         if self.config.group_instance_id:
             overrides["group.instance.id"] = self.config.group_instance_id
         self.consumer = build_consumer(for_group(self.settings), self.config.group_id, read_committed=True, **overrides)
-        self._new_producer()
         self.consumer.subscribe(self.config.topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
                                 on_lost=self._on_revoke)
+        self.pauses = PauseBook(self.gate, self._clock, self.log)
 
     def run(self) -> None:
         """Start, loop until :meth:`stop`, then close.
@@ -347,13 +354,30 @@ class TransactionalLoop:
         err = msg.error()
         if err is None:
             return False
-        if err.fatal():
+        if _unreleased_instance(err) and self._unreleased_retries < _UNRELEASED_RETRIES:
+            # A static member restarted after a crash: the broker keeps its instance id
+            # until the old member's session times out. Join again after a pause.
+            self._unreleased_retries += 1
+            self.log.warning("group.instance.id %s is still held by the previous member (%s); joining again in "
+                             "%.0f s", self.config.group_instance_id, err.str(), _UNRELEASED_WAIT_S)
+            self.consumer.close()
+            time.sleep(_UNRELEASED_WAIT_S)
+            self._new_consumer()
+            return True
+        if err.fatal() or err.code() == KafkaError._FATAL:
             raise ConsumerFatal(f"fatal consumer error in group {self.config.group_id}: {err.str()} "
                                 f"(a static member with the same group.instance.id joined elsewhere? give each "
                                 f"worker its own --instance-id)")
         if err.code() != KafkaError._PARTITION_EOF:
             self.log.warning("consume error on %s: %s", msg.topic(), err)
         return True
+
+
+def _unreleased_instance(err: KafkaError) -> bool:
+    """Whether ``err`` says a static member's instance id is still in use (KIP-848:
+    UNRELEASED_INSTANCE_ID, fatal in librdkafka, until the old member's session ends)."""
+    code = getattr(KafkaError, "UNRELEASED_INSTANCE_ID", None)
+    return err.code() == code or "instance ID is still used" in err.str()
 
 
 def _bounded(op: Callable[..., Any], *args: Any) -> Any:

@@ -397,3 +397,27 @@ def test_a_one_by_one_handler_sees_the_previous_records_outputs_already_in_the_t
 
     _loop(Consumer([[Msg(1), Msg(2), Msg(3)]]), producer, Handler(outcome)).run_once()
     assert seen == [0, 1, 2]
+
+
+def test_a_restarted_static_member_whose_instance_id_is_still_held_joins_again(monkeypatch):
+    class Unreleased(Msg):
+        def error(self):
+            return KafkaError(KafkaError._FATAL, "Fatal error: Broker: The instance ID is still used by another "
+                              "member in the consumer group", fatal=True)
+
+    class Fresh(Consumer):
+        def __init__(self):
+            super().__init__([[Msg(5)]])
+            self.subscribed = None
+
+        def subscribe(self, topics, **callbacks):
+            self.subscribed = topics
+
+    fresh, stale = Fresh(), Consumer([[Unreleased(1)]])
+    stale.close = lambda: stale.calls.append("close")
+    monkeypatch.setattr(loop_module, "build_consumer", lambda settings, group, **kw: fresh)
+    producer = Producer()
+    loop = _loop(stale, producer)
+    assert loop.run_once() == 0
+    assert stale.calls == ["close"] and loop.consumer is fresh and fresh.subscribed == ["stage.s", "stage.s.retry"]
+    assert loop.run_once() == 1 and producer.calls[-1] == "commit"
