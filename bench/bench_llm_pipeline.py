@@ -89,7 +89,7 @@ def pipeline(settings, bootstrap: str, postings: list[dict], tmp: Path) -> tuple
     pool = Workers(bootstrap, tmp)
     events = Events(settings)
     try:
-        pool.start("router", "router", "--workflow", str(workflow), "--instance-id", f"r-{suffix}")
+        pool.start("router", "router", "--workflow", str(workflow), "--instance-id", f"r-{suffix}", "--from", "earliest")
         for stage in names.values():
             pool.start(stage, "worker", "--stage", stage, "--workflow", str(workflow), "--instance-id", "1",
                        "--batch", "4", "--batch-ms", "5000")

@@ -62,6 +62,7 @@ def event(ctx: Context, command: Mapping[str, Any], event_type: str, payload: Ma
         attempt=command["attempt"], correlation_id=command["correlation_id"],
         causation_id=causation_id or command["command_id"], worker_id=ctx.worker_id,
         command_id=command["command_id"], occurred_at=now_ms, workflow_sha256=ctx.workflow.sha256,
+        workflow=ctx.workflow.name,
     )
 
 

@@ -83,7 +83,7 @@ def _rows_in(path: Path) -> int:
 
 def _start_pipeline(sup: Supervisor) -> None:
     sup.start("projector", ["projector"])
-    sup.start("router", ["router", "--workflow", str(WORKFLOW), "--instance-id", "demo"])
+    sup.start("router", ["router", "--workflow", str(WORKFLOW), "--instance-id", "demo", "--from", "earliest"])
     sup.start("command-processor", ["command-processor", "--workflow", str(WORKFLOW), "--instance-id", "demo"])
     for stage in workflow_stages(WORKFLOW):
         # Small batches: with an LLM a transaction per few commands keeps progress visible.

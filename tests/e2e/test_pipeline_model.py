@@ -67,7 +67,7 @@ def test_default_workflow_through_the_workers(kafka_settings, kafka_bootstrap, t
     procs = Procs(kafka_bootstrap, tmp_path)
     log = EventLog(kafka_settings, ids)
     try:
-        procs.start("router", "router", "--workflow", str(workflow), "--instance-id", f"r-{suffix}")
+        procs.start("router", "router", "--workflow", str(workflow), "--instance-id", f"r-{suffix}", "--from", "earliest")
         for stage in names.values():
             procs.start(stage, "worker", "--stage", stage, "--workflow", str(workflow), "--instance-id", "1",
                         "--batch", "3", "--batch-ms", "2000")
