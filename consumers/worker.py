@@ -26,7 +26,7 @@ from wavestream import metrics
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
 from wavestream.logs import bind
-from wavestream.topics import COMMANDS, DEADLETTER, EVENTS, retry_topic, stage_topic
+from wavestream.topics import DEADLETTER, EVENTS, control_topic, retry_topic, stage_topic
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,12 @@ class StageHandler:
     """Runs the stage's actor on one command and says what to produce."""
 
     def __init__(self, workflow: Workflow, stage: Stage, actor: Any, codec: AvroCodec, worker_id: str,
-                 circuit: CircuitBreaker | None = None, is_cancelled: Callable[[str], bool] | None = None,
+                 circuit: CircuitBreaker | None = None, is_cancelled: Callable[[str, int], bool] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.workflow, self.stage, self.actor, self.codec = workflow, stage, actor, codec
         self.ctx = Context(workflow, worker_id)
         self.circuit = circuit or CircuitBreaker(stage.circuit.threshold, stage.circuit.open_timeout_s, clock)
-        self.is_cancelled = is_cancelled or (lambda posting_id: False)
+        self.is_cancelled = is_cancelled or (lambda posting_id, epoch: False)
         self._clock = clock
         self.log = bind(log, stage=stage.name, worker_id=worker_id)
 
@@ -71,7 +71,7 @@ class StageHandler:
         if not_before is not None and _epoch_s(not_before) > self._clock():
             return Outcome(defer_until=_epoch_s(not_before))
         now_ms = int(self._clock() * 1000)
-        if self.is_cancelled(command["posting_id"]):
+        if self.is_cancelled(command["posting_id"], int(command.get("epoch") or 0)):
             reason = f"cancelled: pending {self.stage.name} command skipped"
             return self._outcome(Emission([event(self.ctx, command, "PostingCancelled", {"reason": reason},
                                                  now_ms=now_ms)]), command)
@@ -132,7 +132,7 @@ def required_topics(workflow: Workflow, stage: Stage) -> list[str]:
     targets = {b.next for b in stage.branches if b.next != DONE}
     if workflow.error_handler and workflow.error_handler != stage.name:
         targets.add(workflow.error_handler)
-    return [stage_topic(stage.name), retry_topic(stage.name), EVENTS, DEADLETTER, COMMANDS,
+    return [stage_topic(stage.name), retry_topic(stage.name), EVENTS, DEADLETTER, control_topic(workflow.name),
             *sorted(stage_topic(t) for t in targets)]
 
 
@@ -180,7 +180,7 @@ def build_worker(settings: KafkaSettings, workflow_path: Path, options: WorkerOp
     actor = build_actor(stage, workflow)
     codec = AvroCodec.from_settings(settings)
     if cancellations is None:
-        cancellations = CancelRegistry(settings, codec)
+        cancellations = CancelRegistry(settings, codec, workflow.name)
         cancellations.catch_up()
     worker_id = options.transactional_id
     circuit = CircuitBreaker(stage.circuit.threshold, stage.circuit.open_timeout_s)

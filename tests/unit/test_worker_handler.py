@@ -165,4 +165,5 @@ def test_router_picks_the_entry_point_and_seeds_outputs(workflow):
 
 def test_required_topics_cover_reads_writes_and_the_error_handler(workflow):
     assert required_topics(workflow, workflow.stages["first"]) == [
-        "stage.first", "stage.first.retry", "events", "deadletter", "commands", "stage.handler", "stage.second"]
+        "stage.first", "stage.first.retry", "events", "deadletter", "commands.state.unit", "stage.handler",
+        "stage.second"]
