@@ -13,13 +13,14 @@ from datetime import datetime, timezone
 import pytest
 
 from projector.loop import Projector, ProjectorOptions
-from projector.pgschema import connect_schema
+from projector.pgschema import connect_schema, migrate_schema
 from tests.integration.test_worker_helpers import (
     CODEC, ROOT, EventLog, Procs, create_workflow_topics, posting, produce_commands, produce_postings,
     script_stage, wait_for_members, worker_env, write_workflow,
 )
 from wavestream.clients import build_producer
 from wavestream.config import PostgresSettings
+from wavestream.db import connect
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +41,11 @@ def _of(log: EventLog, posting_id: str, *types: str) -> list[dict]:
 
 
 def _project(kafka_settings, dsn: str) -> None:
+    setup = connect(PostgresSettings(dsn))
+    try:
+        migrate_schema(setup, "wavestream")
+    finally:
+        setup.close()
     Projector(kafka_settings, PostgresSettings(dsn), ProjectorOptions(
         group_id=f"proj-{uuid.uuid4().hex[:8]}", until_caught_up=True, batch_timeout_s=0.2)).run()
 
