@@ -125,7 +125,7 @@ def test_a_duplicate_row_leaves_the_accepted_posting_completed(kafka_settings, k
     create_workflow_topics(kafka_settings, path)
     pid = f"{u}-dup"
     rows = tmp_path / "rows.jsonl"
-    row = {"posting_id": pid, "title": "Engineer", "description": "Builds things."}
+    row = {"posting_id": pid, "title": "Engineer", "description": "Builds data pipelines with Kafka and SQL."}
     rows.write_text(json.dumps(row) + "\n" + json.dumps({**row, "title": "Engineer again"}) + "\n")
     procs = Procs(kafka_bootstrap, tmp_path)
     log = EventLog(kafka_settings, [pid])
