@@ -218,3 +218,14 @@ def test_decide_applies_once_and_only_while_awaiting(kafka_settings, kafka_boots
     _project(kafka_settings, fresh_db)
     assert _rows(fresh_db, "SELECT status, decision FROM postings WHERE posting_id = %s", pid) == [
         ("completed", "approve")]
+
+
+def test_a_new_router_group_never_replays_postings_silently(kafka_settings, kafka_bootstrap, tmp_path):
+    u = uuid.uuid4().hex[:8]
+    path, _, _ = _two_stage(tmp_path, u, "nr")
+    create_workflow_topics(kafka_settings, path)
+    produce_postings(kafka_settings, [posting(f"{u}-history")])  # `postings` holds records
+    refused = subprocess.run([sys.executable, "-m", "wavestream.cli", "router", "--workflow", str(path)],
+                             cwd=ROOT, env=worker_env(kafka_bootstrap), capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1, refused.stderr[-2000:]
+    assert "has no committed offsets on postings" in refused.stderr and "--from earliest" in refused.stderr
