@@ -163,3 +163,16 @@ def test_the_control_partition_is_reread_after_a_gap_or_a_rewind(workflow):
     p.offset = 0  # the loop rewound the partition after an abort
     p.send("cancel")
     assert p.store.reloads == [0, 0]
+
+
+def test_the_control_topic_is_compacted_kept_forever_and_carries_posting_control():
+    from wavestream.codec import record_for_topic
+    from wavestream.config import KafkaSettings
+    from wavestream.topics import topic_specs
+
+    specs = {s.name: s for s in topic_specs(["a"], KafkaSettings(client={}, partitions=3), "wf")}
+    control = specs["commands.state.wf"]
+    assert control.config["cleanup.policy"] == "compact" and control.config["retention.ms"] == "-1"
+    assert control.partitions == specs["commands"].partitions
+    assert "commands.state.wf" not in {s.name for s in topic_specs(["a"], KafkaSettings(client={}, partitions=3))}
+    assert record_for_topic("commands.state.wf") == "PostingControl"
