@@ -32,7 +32,7 @@ from typing import Any, Iterable, Sequence
 from psycopg2.extras import execute_values
 
 from projector.exceptions import OffsetConflict
-from projector.fold import (ACTOR_ONLY, CHECKPOINT_COLUMNS, JSON_COLUMNS, POSTING_COLUMNS,
+from projector.fold import (CHECKPOINT_COLUMNS, JSON_COLUMNS, NO_POSTING_CHANGE, POSTING_COLUMNS,
                             ActorTotals, checkpoint_values, fold_event, posting_values)
 from projector.records import EVENT_COLUMNS, PROJECTION, Record, event_row
 from wavestream.db import Connection, transaction
@@ -250,7 +250,8 @@ class Repository:
         return ids
 
     def _apply_postings(self, cur: Any, new: list[Record]) -> None:
-        ids = sorted({r.event["posting_id"] for r in new if r.event["event_type"] not in ACTOR_ONLY})
+        # A CommandRejected changes no posting (and may name one that does not exist).
+        ids = sorted({r.event["posting_id"] for r in new if r.event["event_type"] not in NO_POSTING_CHANGE})
         if not ids:
             return
         cur.execute(f"SELECT {', '.join(POSTING_COLUMNS)} FROM postings WHERE posting_id = ANY(%s)", (ids,))

@@ -203,8 +203,12 @@ def test_decide_applies_once_and_only_while_awaiting(kafka_settings, kafka_boots
         same = _send(kafka_settings, pid, "decide", stage=review, decision="approve")
         _send(kafka_settings, pid, "decide", command_id=same, stage=review, decision="approve")  # re-sent
         _send(kafka_settings, pid, "decide", stage=review, decision="reject")  # no longer awaiting
-        log.wait_for(lambda l: _of(l, pid, "PostingCompleted") and len(_of(l, pid, "CommandRejected")) >= 2,
-                     procs, max_rounds=150, what="the decision applied, the others rejected")
+        ghost = f"{u}-ghost"
+        log.ids.add(ghost)
+        _send(kafka_settings, ghost, "decide", stage=review, decision="approve")  # no such posting
+        log.wait_for(lambda l: _of(l, pid, "PostingCompleted") and len(_of(l, pid, "CommandRejected")) >= 2
+                     and _of(l, ghost, "CommandRejected"), procs, max_rounds=150,
+                     what="the decision applied, the others rejected")
         log.settle(5)
         _stop(procs)
     finally:
@@ -218,6 +222,8 @@ def test_decide_applies_once_and_only_while_awaiting(kafka_settings, kafka_boots
     _project(kafka_settings, fresh_db)
     assert _rows(fresh_db, "SELECT status, decision FROM postings WHERE posting_id = %s", pid) == [
         ("completed", "approve")]
+    assert _rows(fresh_db, "SELECT count(*) FROM postings WHERE posting_id = %s", ghost) == [(0,)]
+    assert _rows(fresh_db, "SELECT count(*) FROM projector_errors") == [(0,)]
 
 
 def test_a_new_router_group_never_replays_postings_silently(kafka_settings, kafka_bootstrap, tmp_path):
