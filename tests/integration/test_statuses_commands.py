@@ -235,3 +235,34 @@ def test_a_new_router_group_never_replays_postings_silently(kafka_settings, kafk
                              cwd=ROOT, env=worker_env(kafka_bootstrap), capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1, refused.stderr[-2000:]
     assert "has no committed offsets on postings" in refused.stderr and "--from earliest" in refused.stderr
+
+
+def test_a_lone_rejected_command_for_an_unknown_posting_projects(kafka_settings, fresh_db, unique):
+    """A batch holding only a CommandRejected for a posting that does not exist: recorded
+    in the event store, no posting row, and the projector catches up."""
+    from projector.synthetic import encode_events, produce
+    from wavestream.clients import build_admin
+    from wavestream.codec import AvroCodec
+    from wavestream.events import make_event
+    from wavestream.topics import TopicSpec, create_topics
+
+    topic = f"events-{unique}"
+    create_topics(build_admin(kafka_settings), [TopicSpec(topic, 1, 1)])
+    rejected = make_event("CommandRejected", {"reason": "rerun: no such posting", "command_id": "cmd-1",
+                                              "action": "rerun", "stage": "s", "decision": None, "issued_by": None},
+                          posting_id=f"{unique}-ghost", stage=None, attempt=0, correlation_id="cmd-1",
+                          causation_id="cmd-1", worker_id="w", workflow="wf")
+    produce(kafka_settings, topic, encode_events(AvroCodec(), [rejected]))
+    setup = connect(PostgresSettings(fresh_db))
+    try:
+        migrate_schema(setup, "wavestream")
+    finally:
+        setup.close()
+    env = {**worker_env(kafka_settings.bootstrap_servers), "WAVESTREAM_PG_DSN": fresh_db}
+    run = subprocess.run([sys.executable, "-m", "wavestream.cli", "projector", "--topic", topic, "--group",
+                          f"g-{unique}", "--until-caught-up", "--no-migrate", "--batch-timeout", "0.2"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _rows(fresh_db, "SELECT event_type FROM execution_events") == [("CommandRejected",)]
+    assert _rows(fresh_db, "SELECT count(*) FROM postings") == [(0,)]
+    assert _rows(fresh_db, "SELECT count(*) FROM projector_errors") == [(0,)]
