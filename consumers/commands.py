@@ -66,7 +66,7 @@ class CommandHandler:
             return self._reject(msg, command, control, f"{command['action']}: workflow {self.workflow.name} has "
                                                        f"no stage {command.get('stage')!r}")
         if command["action"] == "decide":
-            problem = self._decide_problem(command, control, stage)
+            problem = _decide_problem(command, stage)
             if problem:
                 return self._reject(msg, command, control, problem)
         parked = self.lookup.latest(stage.name, posting_id, msg.partition())
@@ -84,13 +84,6 @@ class CommandHandler:
                                   command_id, self._now_ms())
         updated = {**control, "decided": [*control["decided"], parked["command_id"]]}
         return self._outcome(msg, emission, command, updated)
-
-    def _decide_problem(self, command: dict[str, Any], control: dict[str, Any], stage: Any) -> str | None:
-        if stage.actor.kind != "human":
-            return f"decide: stage {stage.name} is not a human stage"
-        if not command.get("decision"):
-            return "decide: no decision given"
-        return None
 
     def _cancel(self, msg: Any, command: dict[str, Any], control: dict[str, Any]) -> Outcome:
         if control["cancelled"]:
@@ -150,6 +143,15 @@ class CommandHandler:
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
+
+
+def _decide_problem(command: dict[str, Any], stage: Any) -> str | None:
+    """Why a decide cannot apply to ``stage`` whatever the posting's state, or None."""
+    if stage.actor.kind != "human":
+        return f"decide: stage {stage.name} is not a human stage"
+    if not command.get("decision"):
+        return "decide: no decision given"
+    return None
 
 
 def build_command_processor(settings: KafkaSettings, workflow: Workflow, *, instance: str, batch_size: int = 50,
