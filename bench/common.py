@@ -101,7 +101,7 @@ class Events:
         """Seconds until every posting in ``posting_ids`` has an ``event_type`` event
         (time of the last one's arrival); raises TimeoutError past ``timeout_s``."""
         started = time.monotonic()
-        seen: set[str] = set()
+        seen = {e["posting_id"] for e in self.events if e["event_type"] == event_type} & posting_ids
         while time.monotonic() - started < timeout_s:
             for msg in self.consumer.consume(500, 0.2):
                 if msg.error() is not None:

@@ -36,6 +36,10 @@ class CircuitBreaker:
             self.state = HALF_OPEN
         return self.state != OPEN
 
+    def probing(self) -> bool:
+        """Whether only a probe may run now (half-open): the loop admits one record."""
+        return self.admits() and self.state == HALF_OPEN
+
     def blocked_until(self) -> float | None:
         """When an open circuit allows a probe (epoch seconds); None unless open."""
         return self.open_until if self.state == OPEN else None

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from wavestream import PROJECT_ROOT
+from wavestream.resources import default_workflow
 
-DEFAULT_WORKFLOW = PROJECT_ROOT / "workflows" / "default.yaml"
+DEFAULT_WORKFLOW = default_workflow()
 
 _workflow_option = click.option(
     "--workflow", "workflow", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_WORKFLOW,
@@ -48,25 +48,31 @@ def _run_loop(loop) -> None:
 
 
 @click.command("worker")
-@click.option("--stage", required=True, help="the stage this worker serves")
+@click.option("--stage", "stages", multiple=True, help="a stage this worker serves (repeat for several: one "
+              "process, one loop per stage, one model engine shared by its llm stages)")
+@click.option("--model", "models", multiple=True, help="serve every llm stage of this model (repeatable)")
 @_workflow_option
 @click.option("--instance-id", default=None, help="stable id of this instance (default: host name); "
               "transactional.id is wavestream-<stage>-<instance>")
 @click.option("--batch", "batch_size", default=50, show_default=True, type=click.IntRange(1, 10_000),
-              help="records per transaction at most")
+              help="records per transaction at most (llm stages: fewer when timeout_s requires)")
 @click.option("--batch-ms", default=20_000, show_default=True, type=click.IntRange(1),
               help="stop taking records into a transaction after this long")
 @click.option("--static", "static_membership", is_flag=True,
               help="static group membership (group.instance.id = transactional.id)")
-def worker(stage: str, workflow: Path, instance_id: str | None, batch_size: int, batch_ms: int,
-           static_membership: bool) -> None:
-    """Serve one stage: consume its commands, run its actor, route, exactly once."""
-    from consumers.worker import WorkerOptions, build_worker
+def worker(stages: tuple[str, ...], models: tuple[str, ...], workflow: Path, instance_id: str | None,
+           batch_size: int, batch_ms: int, static_membership: bool) -> None:
+    """Serve stages: consume their commands, run their actors, route, exactly once."""
+    from consumers.process import LoopGroup, build_workers
+    from consumers.worker import WorkerOptions
     from wavestream.config import KafkaSettings
 
-    options = WorkerOptions(stage=stage, instance_id=instance_id, batch_size=batch_size,
+    if not stages and not models:
+        raise click.UsageError("name at least one --stage or --model")
+    options = WorkerOptions(stage="", instance_id=instance_id, batch_size=batch_size,
                             batch_max_s=batch_ms / 1000, static_membership=static_membership)
-    _run_loop(build_worker(KafkaSettings.from_env(), workflow, options))
+    loops = build_workers(KafkaSettings.from_env(), workflow, stages, models, options)
+    _run_loop(loops[0] if len(loops) == 1 else LoopGroup(loops))
 
 
 @click.command("router")

@@ -36,7 +36,7 @@ from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
 from wavestream.events import make_event
 from wavestream.logs import bind
-from wavestream.topics import COMMANDS, DEADLETTER, EVENTS, control_topic, retry_topic, stage_topic
+from wavestream.topics import COMMANDS, DEADLETTER, EVENTS, commands_group, control_topic, retry_topic, stage_topic
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ def build_command_processor(settings: KafkaSettings, workflow: Workflow, *, inst
                          f"{commands}: they must be equal")
     worker_id = f"wavestream-commands-{workflow.name}-{instance}"
     handler = CommandHandler(workflow, codec, worker_id, CommandLookup(settings, codec), control)
-    config = LoopConfig(group_id=f"wavestream-commands-{workflow.name}", topics=[COMMANDS],
+    config = LoopConfig(group_id=commands_group(workflow.name), topics=[COMMANDS],
                         transactional_id=worker_id, batch_size=batch_size, poll_s=poll_s,
                         component="command-processor")
     return TransactionalLoop(settings, config, handler, codec, logger=bind(log, worker_id=worker_id))

@@ -2,39 +2,49 @@
 processor (DESIGN §5).
 
 Each iteration consumes up to ``batch_size`` records (read_committed, no auto commit,
-cooperative-sticky unless the config overrides it; stage workers use range), and for each record in order: decodes it (undecodable ->
-``deadletter``, same transaction), asks the handler for an :class:`Outcome`, produces its
-outputs inside one transaction, then sends the consumed positions with the consumer's
-group metadata (KIP-447) and commits. A batch is bounded by count and by time.
+incremental rebalancing: the KIP-848 consumer protocol by default, see
+:mod:`consumers.groups`), decides them with a :class:`~consumers.batching.BatchRunner`
+(admission, decoding, the handler — all admitted records together when it has
+``handle_batch`` — and dead letters), produces the outcomes in the records' order inside
+one transaction, then sends the consumed positions with the consumer's group metadata
+(KIP-447) and commits. A batch is bounded by count and by time.
 
 - Abortable errors abort the transaction and rewind every partition of the batch to
   its last committed offset; fatal errors recreate the producer (same
-  ``transactional.id``, which aborts the open transaction) and rewind too; being fenced
-  by a newer instance stops the loop (:class:`WorkerFenced`).
+  ``transactional.id``, which aborts the open transaction) and rewind too. A fencing
+  error on a transaction that ran past ``transaction.timeout.ms`` is the broker's
+  timeout, not a newer instance: the producer is recreated and the batch redone. Any
+  other fencing stops the loop (:class:`WorkerFenced`).
 - An outcome deferred until a future time (a retry's ``not_before``) pauses only its
   partition, rewinds it to that record, and resumes it when due.
 - A ``gate`` (the circuit breaker) that stops admitting records holds the rest of the
   batch and pauses every assigned partition until it admits again.
-- :meth:`stop` (SIGTERM) finishes the record in hand, commits what was done, and leaves
+- A partition the loop paused is resumed when it is revoked or assigned again
+  (:class:`~consumers.pauses.PauseBook`): librdkafka keeps the pause flag across a rebalance.
+- A fatal consumer error (e.g. a static member fenced by another with the same
+  ``group.instance.id``) stops the loop with :class:`ConsumerFatal`.
+- :meth:`stop` (SIGTERM) finishes the batch in hand, commits what was done, and leaves
   the group; rebalances happen only inside ``consume()``, between transactions.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from consumers.deadletter import deadletter_record
-from consumers.outcome import Gate, Handler, Out, Outcome, PoisonRecord, TransientRecordError, WorkerFenced
+from consumers.batching import Batch, BatchRunner
+from consumers.groups import for_group, group_overrides
+from consumers.outcome import ConsumerFatal, Gate, Handler, Out, TransientRecordError, WorkerFenced
+from consumers.pauses import PauseBook
 from wavestream import metrics
 from wavestream.clients import build_consumer, build_producer
-from wavestream.codec import TRANSIENT_REASONS, AvroCodec, record_for_topic
+from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
-from wavestream.exceptions import CodecError
 
 log = logging.getLogger(__name__)
 TxnKey = tuple[str, int]
@@ -42,6 +52,7 @@ _FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PR
 _OP_TIMEOUT_S = 30.0
 _OP_RETRIES = 5
 _MAX_BACKOFF_S = 5.0
+_HANG_GRACE_S = 15.0
 
 
 @dataclass
@@ -54,20 +65,14 @@ class LoopConfig:
     poll_s: float = 0.2
     group_instance_id: str | None = None
     transaction_timeout_ms: int = 60_000
+    #: How long one batch may take to handle; max.poll.interval.ms is derived from it.
+    max_poll_interval_ms: int | None = None
     consumer_overrides: Mapping[str, Any] = field(default_factory=dict)
+    #: ``range`` balances each topic on its own (stage + retry topics); see consumers.groups.
+    assignor: str = "uniform"
     component: str = "worker"  # metrics labels: which process kind, and its stage (if any)
     stage: str = ""
     lag_interval_s: float = 5.0
-
-
-@dataclass
-class _Batch:
-    positions: dict[TxnKey, int] = field(default_factory=dict)  # next offset to commit
-    held: dict[TxnKey, int] = field(default_factory=dict)  # first offset not handled
-    deferred: dict[TxnKey, tuple[int, float]] = field(default_factory=dict)
-    first: dict[TxnKey, int] = field(default_factory=dict)
-    handled: int = 0
-    deadlettered: dict[str, int] = field(default_factory=dict)  # reason -> count
 
 
 class TransactionalLoop:
@@ -82,18 +87,23 @@ class TransactionalLoop:
         self.producer: Any = None
         self._stopping = False
         self._in_txn = False
-        self._deferred: dict[TxnKey, float] = {}
-        self._paused_all = False
-        self._assignment_changed = False
+        self._txn_started = 0.0
         self._aborts_in_a_row = 0
         self._lag_due = 0.0
+        self.pauses = PauseBook(gate, clock, self.log)
+        max_bytes = int(settings.client.get("message.max.bytes", 1_000_000))
+        self.runner = BatchRunner(handler, codec, gate, clock, self.log, max_message_bytes=max_bytes)
         self.stats = {"records": 0, "deadlettered": 0, "deferred": 0, "aborted": 0, "transactions": 0}
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Ask the loop to finish the record in hand, commit and leave (signal-safe)."""
+        """Ask the loop to finish the batch in hand, commit and leave (signal-safe)."""
         self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     def start(self) -> None:
         """Build the clients, join the group and init transactions.
@@ -102,16 +112,22 @@ class TransactionalLoop:
             KafkaClientError: a client configuration is rejected.
             KafkaException: init_transactions failed.
         """
-        overrides = {"partition.assignment.strategy": "cooperative-sticky", **self.config.consumer_overrides}
+        overrides = group_overrides(self.settings, self.config.assignor, self.config.max_poll_interval_ms)
+        overrides.update(self.config.consumer_overrides)
         if self.config.group_instance_id:
             overrides["group.instance.id"] = self.config.group_instance_id
-        self.consumer = build_consumer(self.settings, self.config.group_id, read_committed=True, **overrides)
+        self.consumer = build_consumer(for_group(self.settings), self.config.group_id, read_committed=True, **overrides)
         self._new_producer()
         self.consumer.subscribe(self.config.topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
                                 on_lost=self._on_revoke)
 
     def run(self) -> None:
-        """Start, loop until :meth:`stop`, then close. Raises WorkerFenced when fenced."""
+        """Start, loop until :meth:`stop`, then close.
+
+        Raises:
+            WorkerFenced: a newer instance owns the transactional.id.
+            ConsumerFatal: the consumer hit a fatal error.
+        """
         self.start()
         try:
             while not self._stopping:
@@ -139,13 +155,13 @@ class TransactionalLoop:
     # --- rebalance callbacks (called inside consume(), between transactions) --------------
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        self._assignment_changed = True
+        self.pauses.assigned(partitions)
         self._lag_due = 0.0  # report the new partitions' lag at the next chance
+        metrics.health.set_ready(True)
         self.log.info("assigned %s", _names(partitions))
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            self._deferred.pop((tp.topic, tp.partition), None)
+        self.pauses.revoked(consumer, partitions)
         self.log.info("revoked %s", _names(partitions))
 
     # --- one iteration --------------------------------------------------------------------
@@ -155,7 +171,9 @@ class TransactionalLoop:
 
         Raises:
             WorkerFenced: a newer instance owns the transactional.id.
+            ConsumerFatal: the consumer hit a fatal error.
         """
+        metrics.health.polled()
         self._maintain()
         msgs = self.consumer.consume(self.config.batch_size, self._poll_timeout())
         records = [m for m in msgs if not self._is_error(m)]
@@ -163,7 +181,10 @@ class TransactionalLoop:
             return 0
         started = time.monotonic()
         try:
-            batch = self._process(records)
+            batch = self.runner.run(records, self._clock() + self.config.batch_max_s, lambda: self._stopping)
+            for entry in batch.to_produce():
+                for out in entry.outcome.outputs:
+                    self._produce(out, entry.msg)
             if batch.positions:
                 self._ensure_txn()
                 offsets = [TopicPartition(t, p, o) for (t, p), o in batch.positions.items()]
@@ -183,52 +204,18 @@ class TransactionalLoop:
         metrics.BATCH_DURATION.labels(self.config.component).observe(time.monotonic() - started)
         return batch.handled
 
-    def _process(self, records: list[Any]) -> _Batch:
-        batch = _Batch()
-        deadline = self._clock() + self.config.batch_max_s
-        for msg in records:
-            key = (msg.topic(), msg.partition())
-            batch.first.setdefault(key, msg.offset())
-            if key in batch.held or key in batch.deferred:
-                continue  # keep the partition's order: nothing after a held record runs
-            if self._stopping or self._clock() > deadline or (self.gate is not None and not self.gate.admits()):
-                batch.held[key] = msg.offset()
-                continue
-            outcome = self._handle(msg, batch)
-            if outcome.defer_until is not None:
-                batch.deferred[key] = (msg.offset(), outcome.defer_until)
-                continue
-            for out in outcome.outputs:
-                self._produce(out)
-            batch.positions[key] = msg.offset() + 1
-            batch.handled += 1
-        return batch
-
-    def _handle(self, msg: Any, batch: _Batch) -> Outcome:
-        try:
-            decoded = self.codec.decode(msg.value(), record_for_topic(msg.topic()))
-            return self.handler.handle(msg, decoded.value)
-        except CodecError as exc:
-            if exc.reason in TRANSIENT_REASONS:
-                raise TransientRecordError(str(exc)) from exc
-            batch.deadlettered[exc.reason] = batch.deadlettered.get(exc.reason, 0) + 1
-            return self._deadletter(msg, exc)
-        except PoisonRecord as exc:
-            batch.deadlettered["poison"] = batch.deadlettered.get("poison", 0) + 1
-            return self._deadletter(msg, exc)
-
-    def _deadletter(self, msg: Any, exc: Exception) -> Outcome:
-        self.stats["deadlettered"] += 1
-        self.log.warning("dead-lettering %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), exc)
-        topic, key, value, headers = deadletter_record(msg, exc)
-        return Outcome((Out(topic, key, value, headers),))
-
     def _ensure_txn(self) -> None:
         if not self._in_txn:
             self.producer.begin_transaction()
-            self._in_txn = True
+            self._in_txn, self._txn_started = True, time.monotonic()
 
-    def _produce(self, out: Out) -> None:
+    def _produce(self, out: Out, source: Any) -> None:
+        """Produce ``out`` in the transaction. A record the producer refuses for its size
+        marks ``source`` to be dead-lettered when the batch is redone.
+
+        Raises:
+            KafkaException: the producer failed (the batch is aborted).
+        """
         self._ensure_txn()
         for _ in range(100):
             try:
@@ -236,12 +223,18 @@ class TransactionalLoop:
                 return
             except BufferError:
                 self.producer.poll(0.1)  # the local queue is full: let deliveries drain
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                if isinstance(err, KafkaError) and err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                    self.runner.poisoned[(source.topic(), source.partition(), source.offset())] = (
+                        f"an output to {out.topic} was refused by the producer: {err.str()}")
+                raise
         raise KafkaException(KafkaError(KafkaError._QUEUE_FULL, "producer queue stays full"))
 
     def _retry(self, op: Callable[..., Any], *args: Any) -> Any:
         for attempt in range(_OP_RETRIES):
             try:
-                return op(*args)
+                return _bounded(op, *args)
             except KafkaException as exc:
                 err = exc.args[0]
                 if not (isinstance(err, KafkaError) and err.retriable()) or attempt == _OP_RETRIES - 1:
@@ -251,8 +244,9 @@ class TransactionalLoop:
 
     # --- after the transaction ------------------------------------------------------------
 
-    def _after_commit(self, batch: _Batch) -> None:
+    def _after_commit(self, batch: Batch) -> None:
         self.stats["records"] += batch.handled
+        self.stats["deadlettered"] += sum(batch.deadlettered.values())
         # Counted only once the transaction committed: an aborted batch is redone.
         metrics.PROCESSED.labels(self.config.component, self.config.stage).inc(batch.handled)
         for reason, count in batch.deadlettered.items():
@@ -261,51 +255,25 @@ class TransactionalLoop:
             self._seek(TopicPartition(topic, partition, offset))
         for (topic, partition), (offset, until) in batch.deferred.items():
             tp = TopicPartition(topic, partition, offset)
-            self.consumer.pause([tp])  # pause first, then seek (librdkafka#3471)
+            self.pauses.defer(self.consumer, tp, until)  # pause first, then seek (librdkafka#3471)
             self._seek(tp)
-            self._deferred[(topic, partition)] = until
             self.stats["deferred"] += 1
-        if self.gate is not None and self.gate.blocked_until() is not None and not self._paused_all:
-            self._pause_all()
-
-    def _pause_all(self) -> None:
-        assignment = self.consumer.assignment()
-        self.consumer.pause(assignment)
-        self._paused_all, self._assignment_changed = True, False
-        self.log.warning("gate closed: paused %d partitions until %.3f", len(assignment), self.gate.blocked_until())
+        if self.gate is not None and self.gate.blocked_until() is not None and not self.pauses.paused_all:
+            self.pauses.pause_all(self.consumer)
 
     def _maintain(self) -> None:
-        """Resume what is due: every partition when the gate admits again, a deferred
-        partition when its time has come. Refresh the lag gauge now and then."""
+        """Resume what is due (see PauseBook.maintain); refresh the lag gauge now and then."""
         now = self._clock()
         if now >= self._lag_due:
             self._lag_due = now + self.config.lag_interval_s
             metrics.record_lag(self.config.component, self.consumer, self.consumer.assignment())
-        if self._paused_all:
-            if self.gate.admits():
-                resume = [TopicPartition(t, p) for t, p in self._assigned() if (t, p) not in self._deferred]
-                self.consumer.resume(resume)
-                self._paused_all = False
-                self.log.info("gate open again: resumed %d partitions", len(resume))
-            elif self._assignment_changed:
-                self._pause_all()
-            return
-        due = [key for key, until in self._deferred.items() if until <= now]
-        if due:
-            self.consumer.resume([TopicPartition(t, p) for t, p in due])
-            for key in due:
-                del self._deferred[key]
+        self.pauses.maintain(self.consumer)
 
     def _poll_timeout(self) -> float:
-        wake = [*self._deferred.values()]
-        if self._paused_all and self.gate.blocked_until() is not None:
-            wake.append(self.gate.blocked_until())
-        if not wake:
+        wake = self.pauses.wake_at()
+        if wake is None:
             return self.config.poll_s
-        return max(0.01, min(self.config.poll_s, min(wake) - self._clock()))
-
-    def _assigned(self) -> list[TxnKey]:
-        return [(tp.topic, tp.partition) for tp in self.consumer.assignment()]
+        return max(0.01, min(self.config.poll_s, wake - self._clock()))
 
     # --- failures -------------------------------------------------------------------------
 
@@ -318,10 +286,16 @@ class TransactionalLoop:
         err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
         self.stats["aborted"] += 1
         if isinstance(err, KafkaError) and err.code() in _FENCED:
-            self._in_txn = False
-            raise WorkerFenced(f"transactional.id {self.config.transactional_id} was fenced by a newer instance "
-                               f"(give each worker its own --instance-id): {err}") from exc
-        if isinstance(err, KafkaError) and err.fatal():
+            elapsed_ms = (time.monotonic() - self._txn_started) * 1000 if self._in_txn else 0.0
+            if elapsed_ms < self.config.transaction_timeout_ms:
+                self._in_txn = False
+                raise WorkerFenced(f"transactional.id {self.config.transactional_id} was fenced by a newer instance "
+                                   f"(give each worker its own --instance-id): {err}") from exc
+            self.log.error("the transaction ran %.0f ms, past transaction.timeout.ms=%d: the broker aborted it; "
+                           "recreating the producer and redoing the batch (%s)", elapsed_ms,
+                           self.config.transaction_timeout_ms, err)
+            self._new_producer()
+        elif isinstance(err, KafkaError) and err.fatal():
             self.log.error("fatal producer error, recreating the producer: %s", err)
             self._new_producer()
         elif self._in_txn:
@@ -338,11 +312,17 @@ class TransactionalLoop:
         self._in_txn = False
 
     def _rewind(self, records: list[Any]) -> None:
-        """Seek every partition of ``records`` back to its last committed offset."""
+        """Seek every partition of ``records`` back to its last committed offset (the
+        batch's first offset of a partition when the committed offsets cannot be read:
+        a batch starts where the previous one committed or was rewound to)."""
         first: dict[TxnKey, int] = {}
         for msg in records:
             first.setdefault((msg.topic(), msg.partition()), msg.offset())
-        committed = self.consumer.committed([TopicPartition(t, p) for t, p in first], _OP_TIMEOUT_S)
+        try:
+            committed = self.consumer.committed([TopicPartition(t, p) for t, p in first], _OP_TIMEOUT_S)
+        except KafkaException as exc:
+            self.log.warning("cannot read committed offsets (%s): rewinding to the batch's first records", exc)
+            committed = [TopicPartition(t, p, -1) for t, p in first]
         for tp in committed:
             offset = tp.offset if tp.offset >= 0 else first[(tp.topic, tp.partition)]
             self._seek(TopicPartition(tp.topic, tp.partition, offset))
@@ -354,12 +334,53 @@ class TransactionalLoop:
             self.log.warning("cannot seek %s[%d] to %d: %s", tp.topic, tp.partition, tp.offset, exc)
 
     def _is_error(self, msg: Any) -> bool:
+        """Whether ``msg`` is an error event (not a record).
+
+        Raises:
+            ConsumerFatal: a fatal consumer error (e.g. FENCED_INSTANCE_ID): the
+                consumer cannot go on.
+        """
         err = msg.error()
         if err is None:
             return False
+        if err.fatal():
+            raise ConsumerFatal(f"fatal consumer error in group {self.config.group_id}: {err.str()} "
+                                f"(a static member with the same group.instance.id joined elsewhere? give each "
+                                f"worker its own --instance-id)")
         if err.code() != KafkaError._PARTITION_EOF:
             self.log.warning("consume error on %s: %s", msg.topic(), err)
         return True
+
+
+def _bounded(op: Callable[..., Any], *args: Any) -> Any:
+    """``op(*args)``, given up on when it has not returned well past its own timeout.
+
+    librdkafka's transactional calls can block past their timeout when the coordinator
+    went away and came back (seen: send_offsets_to_transaction stuck for minutes after a
+    broker restart, cf. librdkafka#5511). The call runs in a helper thread; when it
+    overstays, a fatal error is raised so the loop recreates the producer (the new
+    epoch aborts the open transaction and fences the stuck call) and redoes the batch.
+
+    Raises:
+        KafkaException: what ``op`` raised, or a fatal ``_TIMED_OUT`` when it hung.
+    """
+    result: dict[str, Any] = {}
+    done = threading.Event()
+
+    def call() -> None:
+        try:
+            result["value"] = op(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            result["error"] = exc
+        done.set()
+
+    threading.Thread(target=call, name=f"kafka-{getattr(op, '__name__', 'op')}", daemon=True).start()
+    if not done.wait(_OP_TIMEOUT_S + _HANG_GRACE_S):
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"{getattr(op, '__name__', 'op')} did not return "
+                                        f"within {_OP_TIMEOUT_S + _HANG_GRACE_S:.0f}s", fatal=True))
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
 
 
 def _names(partitions: list[TopicPartition]) -> str:

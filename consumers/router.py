@@ -27,7 +27,7 @@ from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
 from wavestream.events import make_event, new_correlation_id
 from wavestream.logs import bind
-from wavestream.topics import DEADLETTER, EVENTS, POSTINGS, stage_topic
+from wavestream.topics import DEADLETTER, EVENTS, POSTINGS, router_group, stage_topic
 
 log = logging.getLogger(__name__)
 START_CHOICES = ("earliest", "latest")
@@ -75,10 +75,6 @@ class RouterHandler:
                                           now_ms=now_ms))
         emission = Emission(events, [(stage_topic(c["stage"]), c) for c in commands])
         return to_outcome(self.codec, emission, posting_id, log)
-
-
-def router_group(workflow: Workflow) -> str:
-    return f"wavestream-router-{workflow.name}"
 
 
 def resolve_start(settings: KafkaSettings, group_id: str, start: str | None) -> None:
@@ -149,7 +145,7 @@ def build_router(settings: KafkaSettings, workflow: Workflow, *, instance: str, 
     require_topics(build_admin(settings), [POSTINGS, EVENTS, DEADLETTER, *entries])
     worker_id = f"wavestream-router-{workflow.name}-{instance}"
     handler = RouterHandler(workflow, AvroCodec.from_settings(settings), worker_id)
-    group_id = router_group(workflow)
+    group_id = router_group(workflow.name)
     resolve_start(settings, group_id, start)
     config = LoopConfig(group_id=group_id, topics=[POSTINGS],
                         transactional_id=worker_id, batch_size=batch_size, batch_max_s=batch_max_s, poll_s=poll_s,

@@ -13,17 +13,22 @@ import click
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default=None,
               help="input format (default: from the extension)")
 @click.option("--progress/--no-progress", default=None, help="progress bar (default: on a terminal)")
+@click.option("--resubmit", is_flag=True,
+              help="submit postings delivered before too (each starts a new journey through the workflow)")
 @click.option("--postings-topic", default=None, hidden=True, help="topic for postings (tests)")
 @click.option("--events-topic", default=None, hidden=True, help="topic for rejections (tests)")
-def submit(file: Path, fmt: str | None, progress: bool | None, postings_topic: str | None,
+def submit(file: Path, fmt: str | None, progress: bool | None, resubmit: bool, postings_topic: str | None,
            events_topic: str | None) -> None:
     """Validate each row of FILE (JSONL or CSV) and produce it to `postings`; a bad row
-    becomes a PostingRejected event with its line number. Prints the counts."""
+    becomes a PostingRejected event with its line number. A posting delivered before
+    (same id and content, recorded in the ledger under WAVESTREAM_SUBMIT_LEDGER_DIR) is
+    skipped unless --resubmit. Prints the counts."""
     from producers.ingest import submit_file
-    from wavestream.config import KafkaSettings
+    from wavestream.config import KafkaSettings, SubmitSettings
 
     summary = submit_file(file, KafkaSettings.from_env(), fmt=fmt, progress=progress,
-                          postings_topic=postings_topic, events_topic=events_topic)
+                          postings_topic=postings_topic, events_topic=events_topic,
+                          ledger_dir=SubmitSettings.from_env().ledger_dir, resubmit=resubmit)
     for line in summary.lines():
         click.echo(line)
 
@@ -43,9 +48,9 @@ _workflow = click.option("--workflow", "workflow", type=click.Path(dir_okay=Fals
 
 
 def _default_workflow() -> Path:
-    from wavestream import PROJECT_ROOT
+    from wavestream.resources import default_workflow
 
-    return PROJECT_ROOT / "workflows" / "default.yaml"
+    return default_workflow()
 
 _id = click.option("--command-id", default=None, help="explicit id: re-sending it is handled once")
 

@@ -3,7 +3,10 @@
 Every row is checked before it becomes a ``Posting`` (required fields, types, size
 limits); a row that fails becomes a ``PostingRejected`` event on ``events`` carrying the
 reason, the file and the 1-based line number (the first line of a multi-line CSV
-record) - never a crash, never a silent drop. Blank lines are skipped.
+record) - never a crash, never a silent drop: a line that is not UTF-8, JSON nested
+too deeply, a line over the size limit (read in chunks, never held whole) are bad rows
+like any other (see :mod:`producers.rows`). Blank lines are skipped; a UTF-8 byte order
+mark is ignored.
 
 Row format: ``posting_id`` (optional: derived from the content, so submitting the same
 file twice yields the same ids), ``title`` and ``description`` (required, non-blank),
@@ -14,14 +17,13 @@ and any other scalar field, which lands in ``attributes`` as a string.
 Records are keyed by posting_id through an idempotent producer (``acks=all``), so a
 broker retry never duplicates one. Ids are deterministic: a rejection's ``event_id``
 derives from the file and line, so submitting the same file again re-emits the same
-event, which the projector applies once.
+event, which the projector applies once. Postings already delivered (same id, same
+content) are skipped unless ``resubmit`` is set (see :mod:`producers.ledger`).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import logging
 import socket
@@ -30,8 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from producers.exceptions import IngestError, RowError
+from producers.ledger import Ledger, idempotency_key, ledger_scope
+from producers.rows import MAX_ROW_BYTES, RAW_KEEP, Row, count_lines, read_csv, read_jsonl, safe_text
 from wavestream.events import make_event, new_correlation_id
-from wavestream.exceptions import WavestreamError
+from wavestream.exceptions import CodecError
 
 log = logging.getLogger(__name__)
 
@@ -41,31 +46,9 @@ LIMITS = {"posting_id": 128, "title": 300, "company": 200, "location": 200, "url
 MIN_DESCRIPTION = 20
 MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTE_CHARS = 1000
-MAX_ROW_BYTES = 64 * 1024
-RAW_KEEP = 2000
 OPTIONAL = ("company", "location", "url", "summary")
 KNOWN = frozenset({"posting_id", "title", "description", "attributes", *OPTIONAL})
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
-
-
-class IngestError(WavestreamError):
-    """The input file cannot be read at all (missing, unknown format), or records could
-    not be delivered to Kafka."""
-
-
-class RowError(ValueError):
-    """One row cannot become a posting; the message is the rejection reason."""
-
-
-@dataclass(frozen=True)
-class Row:
-    """One input row: its 1-based first line, the parsed value (or the parse error) and
-    the raw text."""
-
-    line: int
-    raw: str
-    value: Any = None
-    error: str | None = None
 
 
 @dataclass
@@ -74,11 +57,16 @@ class IngestSummary:
     rows: int = 0
     accepted: int = 0
     rejected: int = 0
+    skipped: int = 0
     reasons: Counter = field(default_factory=Counter)
 
     def lines(self) -> list[str]:
-        out = [f"{self.file}: {self.rows} rows, {self.accepted} accepted, {self.rejected} rejected"]
+        head = f"{self.file}: {self.rows} rows, {self.accepted} accepted, {self.rejected} rejected"
+        out = [head + (f", {self.skipped} already submitted" if self.skipped else "")]
         out += [f"  rejected {count}x: {reason}" for reason, count in self.reasons.most_common()]
+        if self.skipped:
+            out.append(f"  skipped {self.skipped} postings delivered before (same id and content); "
+                       "--resubmit submits them again")
         return out
 
 
@@ -94,9 +82,19 @@ def _text(value: Any, name: str, *, required: bool) -> str | None:
         raise RowError(f"field {name!r} is blank")
     if len(value) > LIMITS[name]:
         raise RowError(f"field {name!r} has {len(value)} characters, more than {LIMITS[name]}")
-    if any("\udc80" <= ch <= "\udcff" for ch in value):
-        raise RowError(f"field {name!r} is not valid UTF-8")
+    _utf8(value, f"field {name!r}")
     return value
+
+
+def _utf8(value: str, what: str) -> None:
+    """Raises: RowError: ``value`` holds a lone surrogate (e.g. a ``\\ud800`` JSON escape)
+    or a NUL character (``\\u0000``: PostgreSQL cannot store it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RowError(f"{what} is not valid UTF-8 (a lone surrogate at character {exc.start + 1})") from None
+    if "\x00" in value:
+        raise RowError(f"{what} contains a NUL character (at character {value.index(chr(0)) + 1})")
 
 
 def _scalar(value: Any, name: str) -> str:
@@ -106,6 +104,7 @@ def _scalar(value: Any, name: str) -> str:
         text = str(value)
         if len(text) > MAX_ATTRIBUTE_CHARS:
             raise RowError(f"attribute {name!r} has {len(text)} characters, more than {MAX_ATTRIBUTE_CHARS}")
+        _utf8(text, f"attribute {name!r}")
         return text
     raise RowError(f"attribute {name!r} must be a string, number or boolean, got {type(value).__name__}")
 
@@ -148,61 +147,12 @@ def validate_row(value: Any, *, source: str, submitted_at_ms: int) -> dict[str, 
     extra = {str(k): v for k, v in value.items() if k not in KNOWN and v is not None and v != ""}
     merged = {**{str(k): _scalar(v, str(k)) for k, v in attributes.items()},
               **{k: _scalar(v, k) for k, v in extra.items()}}
+    for key in merged:
+        _utf8(key, "an attribute name")
     if len(merged) > MAX_ATTRIBUTES:
         raise RowError(f"row has {len(merged)} attributes, more than {MAX_ATTRIBUTES}")
     return {"posting_id": posting_id, "title": title, "description": description, **optional,
             "source": source, "submitted_at": submitted_at_ms, "attributes": merged}
-
-
-def _decode(data: bytes) -> str:
-    return data.decode("utf-8", errors="surrogateescape")
-
-
-def read_jsonl(fh: io.BufferedReader) -> Iterator[Row]:
-    """Rows of a JSON-lines byte stream; a line that is not JSON is a Row with an error."""
-    for number, data in enumerate(fh, start=1):
-        raw = _decode(data).rstrip("\r\n")
-        if not raw.strip():
-            continue
-        if len(data) > MAX_ROW_BYTES:
-            yield Row(number, raw, error=f"row has {len(data)} bytes, more than {MAX_ROW_BYTES}")
-            continue
-        try:
-            yield Row(number, raw, json.loads(raw))
-        except ValueError as exc:
-            yield Row(number, raw, error=f"invalid JSON: {exc}")
-
-
-def read_csv(fh: io.BufferedReader) -> Iterator[Row]:
-    """Rows of a CSV byte stream with a header line; empty cells read as missing."""
-    text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    reader = csv.reader(text)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    except csv.Error as exc:
-        raise IngestError(f"cannot read the CSV header: {exc}") from exc
-    header = [h.strip() for h in header]
-    line = reader.line_num
-    while True:
-        start = line + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            line = reader.line_num
-            yield Row(start, "", error=f"invalid CSV: {exc}")
-            continue
-        line = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue
-        raw = ",".join(cells)
-        value: dict[Any, Any] = {k: (c if c.strip() else None) for k, c in zip(header, cells)}
-        if len(cells) > len(header):
-            value[None] = cells[len(header):]
-        yield Row(start, raw, value)
 
 
 def detect_format(path: Path, fmt: str | None = None) -> str:
@@ -223,12 +173,14 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
 
 def rejection_event(row: Row, reason: str, *, source_file: str, cause: str, worker_id: str,
                     posting_id: str | None = None) -> dict[str, Any]:
-    """The ``PostingRejected`` event of a row; its id derives from ``cause`` (file:line)."""
+    """The ``PostingRejected`` event of a row; its id derives from ``cause`` (file:line).
+    Every text is made valid UTF-8 (lone surrogates read as U+FFFD), so it always encodes."""
     return make_event(
         "PostingRejected",
-        {"reason": reason, "source_file": source_file, "line": row.line, "raw": row.raw[:RAW_KEEP]},
-        posting_id=posting_id or cause, stage=None, attempt=0, correlation_id=new_correlation_id(),
-        causation_id=cause, worker_id=worker_id,
+        {"reason": safe_text(reason), "source_file": safe_text(source_file), "line": row.line,
+         "raw": safe_text(row.raw[:RAW_KEEP])},
+        posting_id=safe_text(posting_id or cause), stage=None, attempt=0, correlation_id=new_correlation_id(),
+        causation_id=safe_text(cause), worker_id=worker_id,
     )
 
 
@@ -264,37 +216,56 @@ def plan(path: Path, rows: Iterator[Row], *, submitted_at_ms: int,
             yield row, None, event
 
 
-def count_lines(path: Path) -> int:
-    with path.open("rb") as fh:
-        return sum(1 for _ in fh)
-
-
 class _Deliveries:
-    """Counts delivery reports; the first errors are kept for the message."""
+    """Delivery reports: the first errors are kept for the message; a delivered
+    posting's idempotency key goes to the ledger."""
 
-    def __init__(self) -> None:
+    def __init__(self, ledger: Ledger | None) -> None:
         self.failed: list[str] = []
+        self.ledger = ledger
 
     def __call__(self, err: Any, msg: Any) -> None:
         if err is not None:
             self.failed.append(f"{msg.topic()} key={msg.key()!r}: {err}")
 
+    def for_posting(self, key: str) -> Any:
+        """The delivery callback of a posting with idempotency key ``key``."""
+        def delivered(err: Any, msg: Any) -> None:
+            self(err, msg)
+            if err is None and self.ledger is not None:
+                self.ledger.record(key)
+        return delivered
+
+
+@dataclass
+class _Target:
+    """Where and how a submission's records go."""
+
+    producer: Any
+    codec: Any
+    postings_topic: str
+    events_topic: str
+    deliveries: _Deliveries
+    resubmit: bool
+
 
 def submit_file(path: Path, settings: Any, *, fmt: str | None = None, progress: bool | None = None,
                 codec: Any = None, postings_topic: str | None = None, events_topic: str | None = None,
-                flush_timeout_s: float = 60.0) -> IngestSummary:
+                flush_timeout_s: float = 60.0, ledger_dir: Path | None = None,
+                resubmit: bool = False) -> IngestSummary:
     """Validate every row of ``path`` and produce postings and rejections.
 
     ``progress`` None shows the bar only on a terminal. Topic names default to
-    ``postings`` and ``events`` (tests pass their own).
+    ``postings`` and ``events`` (tests pass their own). With ``ledger_dir``, a posting
+    already delivered to this cluster's postings topic (same id and content, see
+    :mod:`producers.ledger`) is skipped and counted as ``skipped``, unless ``resubmit``;
+    every delivered posting is recorded there. Without it nothing is skipped.
 
     Raises:
         IngestError: the file is missing or of unknown format, its CSV header is
-            unreadable, or a record was not delivered within ``flush_timeout_s``.
-        CodecError: a record does not encode (a bug: rows are validated first).
+            unreadable, the ledger cannot be used, or a record was not delivered
+            within ``flush_timeout_s``.
     """
-    from tqdm import tqdm
-
     from wavestream.clients import build_producer
     from wavestream.codec import AvroCodec
     from wavestream.events import utcnow
@@ -306,40 +277,79 @@ def submit_file(path: Path, settings: Any, *, fmt: str | None = None, progress: 
     reader = {"jsonl": read_jsonl, "csv": read_csv}.get(detect_format(path, fmt))
     if reader is None:
         raise IngestError(f"unknown format {fmt!r} (jsonl or csv)")
-    codec = codec or AvroCodec.from_settings(settings)
-    postings_topic, events_topic = postings_topic or POSTINGS, events_topic or EVENTS
-    producer = build_producer(settings, **{"linger.ms": 20})
-    deliveries = _Deliveries()
+    postings_topic = postings_topic or POSTINGS
+    ledger = (Ledger.open(ledger_dir, ledger_scope(settings.bootstrap_servers, postings_topic))
+              if ledger_dir is not None else None)
+    target = _Target(build_producer(settings, **{"linger.ms": 20}), codec or AvroCodec.from_settings(settings),
+                     postings_topic, events_topic or EVENTS, _Deliveries(ledger), resubmit)
     summary = IngestSummary(file=str(path))
-    now_ms = int(utcnow().timestamp() * 1000)
-    bar = tqdm(total=count_lines(path), unit="line", desc=f"submit {path.name}",
+    try:
+        _submit_rows(path, reader, target, summary, int(utcnow().timestamp() * 1000), progress)
+    finally:
+        remaining = target.producer.flush(flush_timeout_s)
+        if ledger is not None:
+            ledger.close()
+    failed = target.deliveries.failed
+    if remaining or failed:
+        shown = "; ".join(failed[:3])
+        raise IngestError(f"{remaining} records undelivered after {flush_timeout_s:g}s, "
+                          f"{len(failed)} failed{': ' + shown if shown else ''}")
+    return summary
+
+
+def _submit_rows(path: Path, reader: Any, target: _Target, summary: IngestSummary, now_ms: int,
+                 progress: bool | None) -> None:
+    """Plan and produce every row of ``path``, counting into ``summary``."""
+    from tqdm import tqdm
+
+    with path.open("rb") as fh:
+        total = count_lines(fh)
+    bar = tqdm(total=total, unit="line", desc=f"submit {path.name}",
                disable=None if progress is None else not progress, leave=False)
     try:
         with path.open("rb") as fh:
             for row, posting, event in plan(path, reader(fh), submitted_at_ms=now_ms, worker_id=producer_id()):
                 summary.rows += 1
                 if posting is not None:
-                    summary.accepted += 1
-                    topic, key, value = postings_topic, posting["posting_id"], codec.encode("Posting", posting,
-                                                                                        topic=postings_topic)
-                else:
-                    assert event is not None
-                    summary.rejected += 1
-                    summary.reasons[event["payload"]["reason"].split(":")[0]] += 1
-                    log.info("row rejected", extra={"source_file": str(path), "line": row.line,
-                                                    "reason": event["payload"]["reason"]})
-                    topic, key = events_topic, event["posting_id"]
-                    value = codec.encode("InteractionEvent", event, topic=events_topic)
-                _produce(producer, topic, key, value, deliveries)
+                    event = _submit_posting(path, row, posting, target, summary)
+                if event is not None:
+                    _submit_rejection(path, row, event, target, summary)
                 bar.update(max(0, row.line - bar.n))
     finally:
         bar.close()
-        remaining = producer.flush(flush_timeout_s)
-    if remaining or deliveries.failed:
-        shown = "; ".join(deliveries.failed[:3])
-        raise IngestError(f"{remaining} records undelivered after {flush_timeout_s:g}s, "
-                          f"{len(deliveries.failed)} failed{': ' + shown if shown else ''}")
-    return summary
+
+
+def _submit_posting(path: Path, row: Row, posting: dict[str, Any], target: _Target,
+                    summary: IngestSummary) -> dict[str, Any] | None:
+    """Produce an accepted posting, or skip it when the ledger has it; the rejection
+    event when it does not encode (a validation gap: the row is rejected, not the run)."""
+    key = idempotency_key(posting)
+    ledger = target.deliveries.ledger
+    if ledger is not None and not target.resubmit and key in ledger:
+        summary.skipped += 1
+        log.info("posting already submitted", extra={"source_file": str(path), "line": row.line,
+                                                      "posting_id": posting["posting_id"]})
+        return None
+    try:
+        value = target.codec.encode("Posting", posting, topic=target.postings_topic)
+    except CodecError as exc:
+        return rejection_event(row, f"cannot encode the posting: {exc}", source_file=str(path),
+                               cause=f"{path.resolve()}:{row.line}", worker_id=producer_id(),
+                               posting_id=posting["posting_id"])
+    summary.accepted += 1
+    _produce(target.producer, target.postings_topic, posting["posting_id"], value,
+             target.deliveries.for_posting(key))
+    return None
+
+
+def _submit_rejection(path: Path, row: Row, event: dict[str, Any], target: _Target,
+                      summary: IngestSummary) -> None:
+    summary.rejected += 1
+    reason = event["payload"]["reason"]
+    summary.reasons[reason.split(":")[0]] += 1
+    log.info("row rejected", extra={"source_file": str(path), "line": row.line, "reason": reason})
+    value = target.codec.encode("InteractionEvent", event, topic=target.events_topic)
+    _produce(target.producer, target.events_topic, event["posting_id"], value, target.deliveries)
 
 
 def _produce(producer: Any, topic: str, key: str, value: bytes, on_delivery: Any) -> None:

@@ -5,9 +5,23 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 
-def _cell(value: Any) -> str:
+#: Columns holding a fraction 0..1, shown as a percentage.
+PERCENT_KEYS = frozenset({"completion_rate", "success_rate"})
+
+
+def percent(value: Any) -> str:
+    """A fraction 0..1 as a percentage: ``1`` -> ``100%``, ``0.9753`` -> ``97.5%``."""
     if value is None:
         return "-"
+    text = f"{100.0 * float(value):.1f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def _cell(value: Any, key: str | None = None) -> str:
+    if value is None:
+        return "-"
+    if key in PERCENT_KEYS:
+        return percent(value)
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 10 else f"{value:,.1f}"
     if isinstance(value, int):
@@ -24,7 +38,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], *,
     """Aligned lines for ``rows`` with ``columns`` = [(key, header), ...]."""
     if not rows:
         return ["  " + empty]
-    cells = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
+    cells = [[_cell(row.get(key), key) for key, _ in columns] for row in rows]
     widths = [max(len(header), *(len(r[i]) for r in cells)) for i, (_, header) in enumerate(columns)]
     widths = [min(w, 60) for w in widths]
 
@@ -63,7 +77,7 @@ def render(report: dict[str, Any]) -> str:
         lines.append("  records the projector skipped:")
         lines.extend(table(report["projector_errors"], [
             ("reason", "reason"), ("count", "count"), ("first_offset", "first offset"), ("last_at", "last")]))
-    section("stale interactions")
+    section(f"stale interactions (no event for {report['stale_after_minutes']} min)")
     lines.extend(table(report["stale_interactions"], [
         ("posting_id", "posting"), ("status", "status"), ("current_stage", "stage"), ("updated_at", "last event"),
         ("age_s", "age s")]))
@@ -75,8 +89,13 @@ def render(report: dict[str, Any]) -> str:
     lag = report.get("consumer_lag") or {}
     if lag.get("error"):
         lines.append(f"  unavailable: {lag['error']}")
-    lines.extend(table(lag.get("groups", []), [("group", "group"), ("topic", "topic"), ("partitions", "parts"),
-                                               ("lag", "lag")], empty="(no committed group offsets)"))
+    lines.append("  lag = records behind (transaction markers not counted); a partition without a committed"
+                 " offset is behind by every record it holds")
+    lines.extend(table(lag.get("groups", []), [
+        ("group", "group"), ("topic", "topic"), ("partitions", "parts"), ("behind", "behind"),
+        ("uncommitted", "uncommitted"), ("lag", "lag")], empty="(no consumer groups)"))
+    for problem in lag.get("problems", []):
+        lines.append(f"  ! {problem}")
     if lag.get("projector"):
         lines.append("  projector (offsets stored in PostgreSQL):")
         lines.extend(table(lag["projector"], [("topic", "topic"), ("partition", "partition"),

@@ -24,3 +24,35 @@ class VerificationFailed(ReplayError):
     def __init__(self, message: str, differences: dict[str, tuple]) -> None:
         super().__init__(message)
         self.differences = differences
+
+
+class TransientDatabaseError(ProjectorError):
+    """PostgreSQL could not apply a batch for a reason that is not the batch's data: the
+    connection was lost, the server is shutting down or read-only, a lock or statement
+    timed out, a deadlock or serialization failure, the disk is full, too many
+    connections, ... The transaction was rolled back; the batch is redone after a
+    backoff (offsets are not advanced), so no event is dropped.
+
+    ``sqlstate`` is PostgreSQL's SQLSTATE code (None when the driver had none, e.g. a
+    dropped socket)."""
+
+    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class RecordRefused(ProjectorError):
+    """The database refused the data of a batch (SQLSTATE class 22 data exception, 23
+    integrity constraint violation or 54 program limit exceeded, or the driver could
+    not adapt a value), or the fold refused an event: a bad record, isolated and
+    stored in ``projector_errors``."""
+
+    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class BulkUnsupported(ReplayError):
+    """The bulk rebuild cannot load this topic as the live projector would (a record the
+    fold or the database refuses, a posting spread over partitions): rebuild with the
+    incremental path instead, which isolates such records."""

@@ -9,10 +9,16 @@
 - Per batch ONE transaction (:class:`projector.repository.Repository`) applies the
   events and advances the stored offsets; undecodable or unknown records become
   ``projector_errors`` rows in that same transaction.
-- PostgreSQL outage: partitions are paused, the connection is re-established with
-  capped exponential backoff, then every assigned partition is re-seeked to its
-  stored offset (the in-flight batch is dropped and read again): nothing lost, nothing
-  applied twice.
+- A database error that is not about the batch's data (an outage, a lock or statement
+  timeout, a deadlock, disk full, read-only after a failover, ...:
+  :class:`TransientDatabaseError`): partitions are paused, the connection is dropped
+  and re-established after a capped exponential backoff (growing while the failures
+  repeat), then every assigned partition is re-seeked to its stored offset (the
+  in-flight batch is dropped and read again): nothing lost, nothing applied twice. Only
+  data errors become ``projector_errors`` rows (see :mod:`projector.repository`).
+- librdkafka keeps a partition's pause flag across a revoke and a re-assign, so every
+  partition is resumed when it is revoked or (re)assigned: a partition paused by the
+  recovery never stays paused after a rebalance.
 - :meth:`Projector.request_stop` (SIGTERM/SIGINT via :meth:`install_signal_handlers`)
   lets the current batch finish, then the consumer leaves the group and the loop
   returns.
@@ -29,16 +35,17 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
-from projector.exceptions import OffsetConflict
+from projector.exceptions import OffsetConflict, TransientDatabaseError
 from projector.metrics import ProjectorMetrics
-from projector.pgschema import DEFAULT_SCHEMA, connect_schema
+from projector.pgschema import DEFAULT_SCHEMA
 from projector.records import PROJECTION, decode_messages
-from projector.repository import BEGINNING, BULK_THRESHOLD, ApplyResult, Repository
+from projector.repository import BEGINNING, BULK_THRESHOLD, ApplyResult, Repository, open_repository
 from wavestream.clients import build_admin, build_consumer, high_watermarks
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings, PostgresSettings
 from wavestream.db import Connection
 from wavestream.exceptions import DatabaseUnavailable
+from wavestream.metrics import health
 from wavestream.topics import EVENTS, require_topics
 
 log = logging.getLogger(__name__)
@@ -87,8 +94,10 @@ class Projector:
         self.stats = ProjectorStats()
         self.metrics = ProjectorMetrics()
         self._stop = threading.Event()
-        self._conn: Connection | None = None
         self._repo: Repository | None = None
+        #: Backoff before redoing a batch after a transient database error; doubles
+        #: while the failures repeat, back to the initial value after a success.
+        self._retry_delay = self.options.backoff_initial_s
         self._consumer: Any = None
         #: partition -> the stored offset we believe in (None: no row yet).
         self._expected: dict[int, int | None] = {}
@@ -132,6 +141,7 @@ class Projector:
                                on_lost=self._on_revoke)
             last_report = time.monotonic()
             while not self._stop.is_set():
+                health.polled()
                 messages = consumer.consume(num_messages=opts.batch_size, timeout=opts.batch_timeout_s)
                 self._handle(messages)
                 if self._targets is not None and self._caught_up():
@@ -174,17 +184,20 @@ class Projector:
         t0 = time.monotonic()
         try:
             result = self._repository().apply_all(records, expected)
-        except DatabaseUnavailable as exc:
+        except TransientDatabaseError as exc:
             self.stats.outages += 1
             self.metrics.outages.inc()
-            log.warning("PostgreSQL unavailable; pausing and reconnecting", extra={"error": str(exc)})
+            delay, self._retry_delay = self._retry_delay, min(self._retry_delay * 2, self.options.backoff_max_s)
+            log.warning("PostgreSQL could not apply the batch; pausing, then redoing it from the stored offsets",
+                        extra={"error": str(exc), "sqlstate": exc.sqlstate, "retry_in_s": delay})
             self._close_db()
-            self._recover()
+            self._recover(delay)
             return None
         except OffsetConflict as exc:
             log.warning("stored offsets moved under the batch; re-seeking", extra={"error": str(exc)})
             self._recover()
             return None
+        self._retry_delay = self.options.backoff_initial_s
         self.metrics.batch(result, time.monotonic() - t0)
         self._account(result)
         if result.gaps:
@@ -218,18 +231,19 @@ class Projector:
     # ------------------------------------------------------------------ database
 
     def _repository(self) -> Repository:
+        """Raises: TransientDatabaseError: PostgreSQL cannot be used now."""
         if self._repo is None:
-            self._conn = connect_schema(self.postgres, self.options.schema)
-            self._repo = Repository(self._conn, projection=PROJECTION, bulk_threshold=self.options.bulk_threshold)
+            self._repo = open_repository(self.postgres, self.options.schema, projection=PROJECTION,
+                                         bulk_threshold=self.options.bulk_threshold)
         return self._repo
 
     def _close_db(self) -> None:
-        if self._conn is not None:
+        if self._repo is not None:
             try:
-                self._conn.close()
+                self._repo.conn.close()
             except Exception:  # noqa: BLE001 - a dead connection may fail to close
                 pass
-        self._conn, self._repo = None, None
+        self._repo = None
 
     def _stored_offsets(self, *, keep_alive: bool = True) -> dict[int, int] | None:
         """The stored offsets, reconnecting with capped exponential backoff; None when a
@@ -239,21 +253,40 @@ class Projector:
         while True:
             try:
                 return self._repository().stored_offsets(self.options.topic)
-            except DatabaseUnavailable as exc:
+            except TransientDatabaseError as exc:
                 self._close_db()
                 log.warning("PostgreSQL unavailable; retrying", extra={"error": str(exc), "retry_in_s": delay})
-            if self._stop.wait(delay):
+            if not self._wait(delay, keep_alive=keep_alive):
                 return None
             delay = min(delay * 2, self.options.backoff_max_s)
+            health.polled()  # waiting for PostgreSQL is not a hang
             if keep_alive and self._consumer is not None:
                 self._consumer.poll(0)  # keep the group membership alive; the batch is re-read anyway
 
-    def _recover(self) -> None:
-        """Pause, wait for PostgreSQL, re-seek every assigned partition to its stored offset."""
+    def _wait(self, seconds: float, *, keep_alive: bool = True) -> bool:
+        """Wait ``seconds`` (False: a stop was requested meanwhile). ``keep_alive`` polls
+        Kafka at least every second to keep the group membership; what such a poll
+        returns is dropped, as the caller re-seeks to the stored offsets afterwards."""
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if self._stop.wait(max(0.0, min(left, 1.0))):
+                return False
+            if keep_alive and self._consumer is not None:
+                self._consumer.poll(0)
+            if left <= 1.0:
+                return True
+
+    def _recover(self, delay_s: float = 0.0) -> None:
+        """Pause, wait ``delay_s`` and for PostgreSQL, re-seek every assigned partition
+        to its stored offset and resume."""
         consumer = self._consumer
         assignment = consumer.assignment()
         if assignment:
             consumer.pause(assignment)
+        if delay_s > 0 and not self._wait(delay_s):
+            return  # stopping: nothing more is applied; the next start resumes from PostgreSQL
+        health.set_ready(False, "PostgreSQL unavailable")
         stored = self._stored_offsets()
         assignment = consumer.assignment()  # a rebalance may have run meanwhile
         if stored is None:
@@ -263,6 +296,7 @@ class Projector:
         self._seek({tp.partition: stored.get(tp.partition, BEGINNING) for tp in assignment})
         if assignment:
             consumer.resume(assignment)
+        health.set_ready(True)
 
     def _seek(self, offsets: dict[int, int]) -> None:
         for partition, offset in sorted(offsets.items()):
@@ -291,12 +325,15 @@ class Projector:
             self._eof.pop(tp.partition, None)
         log.info("partitions assigned", extra={"partitions": {tp.partition: tp.offset for tp in partitions}})
         consumer.incremental_assign(partitions)
+        _resume(consumer, partitions)  # a pause from before a revoke would survive the re-assign
+        health.set_ready(True)
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._expected.pop(tp.partition, None)
             self._eof.pop(tp.partition, None)
         log.info("partitions revoked", extra={"partitions": sorted(tp.partition for tp in partitions)})
+        _resume(consumer, partitions)  # librdkafka keeps the pause flag across a revoke
         consumer.incremental_unassign(partitions)
 
     # ------------------------------------------------------------------ progress
@@ -321,3 +358,14 @@ class Projector:
                                               "duplicates": s.duplicates, "errors": s.errors,
                                               "skipped": s.skipped, "reseeks": s.reseeks,
                                               "outages": s.outages, "positions": s.positions})
+
+
+def _resume(consumer: Any, partitions: list[TopicPartition]) -> None:
+    """Clear the pause flag of ``partitions`` (no-op for those not paused)."""
+    if not partitions:
+        return
+    try:
+        consumer.resume([TopicPartition(tp.topic, tp.partition) for tp in partitions])
+    except KafkaException as exc:
+        log.warning("resume failed", extra={"partitions": sorted(tp.partition for tp in partitions),
+                                            "error": str(exc)})

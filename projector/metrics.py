@@ -6,9 +6,10 @@ process (tests) do not collide.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from projector.repository import ApplyResult
+from wavestream.metrics import metrics_host, serve
 
 
 class ProjectorMetrics:
@@ -21,7 +22,8 @@ class ProjectorMetrics:
         self.batch_seconds = Histogram("wavestream_projector_batch_seconds", "Duration of one batch transaction",
                                        registry=self.registry,
                                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-        self.outages = Counter("wavestream_projector_postgres_outages", "PostgreSQL outages survived",
+        self.outages = Counter("wavestream_projector_postgres_outages",
+                               "Batches redone after a transient PostgreSQL error (outage, lock timeout, deadlock, ...)",
                                registry=self.registry)
         self.reseeks = Counter("wavestream_projector_reseeks", "Re-seeks to the stored offsets",
                                registry=self.registry)
@@ -30,8 +32,10 @@ class ProjectorMetrics:
         self.lag = Gauge("wavestream_projector_consumer_lag", "High-water mark minus stored offset",
                          ["partition"], registry=self.registry)
 
-    def serve(self, port: int, addr: str = "0.0.0.0") -> None:
-        start_http_server(port, addr=addr, registry=self.registry)
+    def serve(self, port: int, addr: str | None = None) -> int | None:
+        """Serve this registry's ``/metrics`` with the ``/healthz`` and ``/readyz`` probes;
+        ``addr`` defaults to ``WAVESTREAM_METRICS_HOST`` (loopback unless configured)."""
+        return serve(port, addr=metrics_host() if addr is None else addr, registry=self.registry)
 
     def batch(self, result: ApplyResult, seconds: float) -> None:
         self.batches.inc()

@@ -36,6 +36,13 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "projector_offsets": (("updated_at",), "projection, topic, partition"),
 }
 
+#: Columns holding Kafka offsets. An import into another cluster moves offsets (the
+#: source's transaction markers took some), so a restore compares without them.
+OFFSET_COLUMNS: dict[str, tuple[str, ...]] = {
+    "execution_events": ("kafka_offset",), "postings": ("last_offset",), "projector_errors": ("offset",),
+    "projector_offsets": ("next_offset",),
+}
+
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -90,34 +97,57 @@ def schema_exists(conn: Connection, schema: str) -> bool:
         return cur.fetchone() is not None
 
 
-def table_checksums(conn: Connection, schema: str) -> dict[str, tuple[int, str]]:
-    """table -> (row count, md5 over the md5 of every row in key order) for the
-    read-model tables of ``schema``, in a transaction of its own."""
+def table_checksums(conn: Connection, schema: str, *, offsets: bool = True) -> dict[str, tuple[int, str]]:
+    """table -> (row count, digest) for the read-model tables of ``schema``, in a
+    transaction of its own; see :func:`checksums`."""
     with transaction(conn), conn.cursor() as cur:
-        return checksums(cur, schema)
+        return checksums(cur, schema, offsets=offsets)
 
 
-def checksums(cur: Any, schema: str) -> dict[str, tuple[int, str]]:
-    """:func:`table_checksums` inside the caller's transaction. Wall-clock and generated
-    columns are left out, so a replay's tables compare equal to the live ones.
+#: md5 of one row, split into two signed 64-bit halves; summed as numeric (no overflow).
+_DIGEST_SQL = (
+    "SELECT count(*), coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0),"
+    " coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint), 0)"
+    " FROM (SELECT md5(row({cols})::text) AS h FROM {table}) rows"
+)
+_MOD = 2 ** 64
+
+
+def checksums(cur: Any, schema: str, *, offsets: bool = True) -> dict[str, tuple[int, str]]:
+    """:func:`table_checksums` inside the caller's transaction.
+
+    The digest of a table is the 128-bit sum (mod 2^64 per half) of the md5 of every
+    row: a multiset hash, so it needs no ordering, no text aggregate and no memory
+    that grows with the table (a ``string_agg`` of row hashes hit PostgreSQL's 1 GB
+    text limit near 33M rows), and PostgreSQL may compute it with parallel workers.
+    Rows carry their keys, so equal digests mean equal tables (up to md5
+    collisions). Wall-clock and generated columns are left out, so a replay's tables
+    compare equal to the live ones; ``offsets=False`` leaves out the Kafka offset
+    columns too (:data:`OFFSET_COLUMNS`: what a restore into another cluster moves).
 
     Raises:
         DatabaseError: a read-model table is missing from ``schema``.
     """
     result: dict[str, tuple[int, str]] = {}
-    for table, (excluded, order) in TABLES.items():
-        cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s"
-                    " AND table_name = %s AND is_generated = 'NEVER' ORDER BY ordinal_position",
-                    (schema, table))
-        columns = [r[0] for r in cur.fetchall() if r[0] not in excluded]
-        if not columns:
-            raise DatabaseError(f"{schema}.{table} does not exist")
-        query = sql.SQL(
-            "SELECT count(*), coalesce(md5(string_agg(md5(row({cols})::text), '' ORDER BY {order})), '')"
-            " FROM {table}").format(
-            cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-            order=sql.SQL(order), table=sql.Identifier(schema, table))
-        cur.execute(query)
-        count, digest = cur.fetchone()
-        result[table] = (int(count), digest)
+    for table, (excluded, _order) in TABLES.items():
+        result[table] = table_digest(cur, schema, table, excluded + (() if offsets else OFFSET_COLUMNS.get(table, ())))
     return result
+
+
+def table_digest(cur: Any, schema: str, table: str, excluded: tuple[str, ...] = ()) -> tuple[int, str]:
+    """(row count, 32 hex digits) of ``schema.table`` over its stored, non-generated
+    columns except ``excluded``; see :func:`checksums`.
+
+    Raises:
+        DatabaseError: the table (or view) does not exist.
+    """
+    cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s"
+                " AND table_name = %s AND is_generated = 'NEVER' ORDER BY ordinal_position",
+                (schema, table))
+    columns = [r[0] for r in cur.fetchall() if r[0] not in excluded]
+    if not columns:
+        raise DatabaseError(f"{schema}.{table} does not exist")
+    cur.execute(sql.SQL(_DIGEST_SQL).format(cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+                                            table=sql.Identifier(schema, table)))
+    count, high, low = cur.fetchone()
+    return int(count), f"{int(high) % _MOD:016x}{int(low) % _MOD:016x}" if count else ""

@@ -16,9 +16,19 @@ In that transaction, :meth:`Repository.apply`:
 5. advances ``projector_offsets`` to the last accepted offset + 1 per partition.
 
 So the read models and the offsets always move together, and the projector seeks to
-the stored offsets on (re)assignment. A database error that is not an outage is
-isolated by :meth:`Repository.apply_all` to the record causing it, which becomes a
-``projector_errors`` row: one bad record never stops the projection.
+the stored offsets on (re)assignment.
+
+Errors leave this module as one of two classes (:func:`projector.dberrors.refused_or_transient`):
+
+- :class:`RecordRefused`: the batch's *data* is wrong (SQLSTATE class 22 data exception,
+  23 integrity constraint violation, 54 program limit exceeded, a value the driver
+  cannot adapt, or the fold's own error). :meth:`Repository.apply_all` isolates it to the record causing it, which
+  becomes a ``projector_errors`` row: one bad record never stops the projection.
+- :class:`TransientDatabaseError`: everything else (connection lost, lock or statement
+  timeout, deadlock, serialization failure, disk full, read-only after a failover, too
+  many connections, a missing table during a schema swap, ...). Nothing of the failed
+  transaction is applied; the caller redoes the batch after a backoff. A failure while
+  recording a refused record is transient too: no event is ever dropped for it.
 """
 
 from __future__ import annotations
@@ -31,12 +41,14 @@ from typing import Any, Iterable, Sequence
 
 from psycopg2.extras import execute_values
 
-from projector.exceptions import OffsetConflict
+from projector.dberrors import FOLD_ERRORS, refused_or_transient
+from projector.exceptions import OffsetConflict, RecordRefused, TransientDatabaseError
 from projector.fold import (CHECKPOINT_COLUMNS, JSON_COLUMNS, NO_POSTING_CHANGE, POSTING_COLUMNS,
                             ActorTotals, checkpoint_values, fold_event, posting_values)
 from projector.records import EVENT_COLUMNS, PROJECTION, Record, event_row
+from wavestream.config import PostgresSettings
 from wavestream.db import Connection, transaction
-from wavestream.exceptions import DatabaseError, DatabaseUnavailable
+from wavestream.exceptions import DatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +80,23 @@ class ApplyResult:
         self.gaps.update(other.gaps)
         self.positions.update(other.positions)
         return self
+
+
+def open_repository(postgres: PostgresSettings, schema: str, *, projection: str = PROJECTION,
+                    bulk_threshold: int = BULK_THRESHOLD) -> "Repository":
+    """A :class:`Repository` on a new connection to ``schema``.
+
+    Raises:
+        TransientDatabaseError: PostgreSQL cannot be reached or the schema cannot be
+            selected (retry later).
+    """
+    from projector.pgschema import connect_schema
+
+    try:
+        conn = connect_schema(postgres, schema)
+    except DatabaseError as exc:
+        raise TransientDatabaseError(f"cannot open the read models in schema {schema}: {exc}") from exc
+    return Repository(conn, projection=projection, bulk_threshold=bulk_threshold)
 
 
 #: Gap target meaning "no stored offset: seek to the beginning of the partition".
@@ -133,16 +162,22 @@ class Repository:
         self.conn = conn
         self.projection = projection
         self.bulk_threshold = bulk_threshold
-        self._temp_ready = False
 
     # ------------------------------------------------------------------ offsets
 
     def stored_offsets(self, topic: str) -> dict[int, int]:
-        """partition -> next offset to apply, as stored (a read-only transaction)."""
-        with transaction(self.conn), self.conn.cursor() as cur:
-            cur.execute("SELECT partition, next_offset FROM projector_offsets"
-                        " WHERE projection = %s AND topic = %s", (self.projection, topic))
-            return dict(cur.fetchall())
+        """partition -> next offset to apply, as stored (a read-only transaction).
+
+        Raises:
+            TransientDatabaseError: the offsets cannot be read now (retry later).
+        """
+        try:
+            with transaction(self.conn), self.conn.cursor() as cur:
+                cur.execute("SELECT partition, next_offset FROM projector_offsets"
+                            " WHERE projection = %s AND topic = %s", (self.projection, topic))
+                return dict(cur.fetchall())
+        except DatabaseError as exc:
+            raise TransientDatabaseError(f"cannot read the stored offsets: {exc}") from exc
 
     def set_offsets(self, topic: str, positions: dict[int, int]) -> None:
         """Store ``positions`` as they are (replay uses it for empty partitions)."""
@@ -156,30 +191,48 @@ class Repository:
 
     def apply_all(self, records: Sequence[Record],
                   expected: dict[int, int | None] | None = None) -> ApplyResult:
-        """:meth:`apply`, isolating a record the database or the fold refuses (not an
-        outage): the batch is split until that record is alone, and it is stored as an
-        error with reason ``apply_failed``.
+        """:meth:`apply`, isolating a record the database or the fold refuses
+        (:class:`RecordRefused`): the batch is split until that record is alone, and it is
+        stored as an error with reason ``apply_failed`` and the database's message.
 
         Raises:
-            DatabaseUnavailable: PostgreSQL went away; nothing of the failed part is applied.
+            TransientDatabaseError: the database could not apply a part of the batch for a
+                reason other than its data (parts before it may be applied, with their
+                offsets); redo from the stored offsets after a backoff.
             OffsetConflict: the stored offsets moved concurrently; re-seek and retry.
         """
         try:
             return self.apply(records, expected)
-        except DatabaseUnavailable:
-            raise
-        except (DatabaseError, ValueError, TypeError, KeyError, ArithmeticError) as exc:
-            # Data the database (or the fold) refuses: find the record, store it as an error.
+        except RecordRefused as exc:
             if len(records) == 1:
-                log.error("record refused by the database; stored as a projector error",
-                          extra={"partition": records[0].partition, "offset": records[0].offset,
-                                 "error": str(exc)})
-                return self.apply([records[0].as_error("apply_failed", str(exc))], expected)
+                return self._store_refused(records[0], exc, expected)
             half = len(records) // 2
             first = self.apply_all(records[:half], expected)
             if expected is not None:
                 expected = {**expected, **first.positions}
             return first.merge(self.apply_all(records[half:], expected))
+
+    def _store_refused(self, record: Record, exc: RecordRefused,
+                       expected: dict[int, int | None] | None) -> ApplyResult:
+        """Store a refused record in ``projector_errors`` (with its bytes; without them
+        if even that row is refused).
+
+        Raises:
+            TransientDatabaseError: the error row cannot be stored now; the batch is
+                redone, never dropped.
+        """
+        log.error("record refused by the database; stored as a projector error",
+                  extra={"partition": record.partition, "offset": record.offset, "error": str(exc)})
+        try:
+            return self.apply([record.as_error("apply_failed", str(exc))], expected)
+        except RecordRefused as again:
+            bare = Record(record.topic, record.partition, record.offset, None, None,
+                          error_reason="apply_failed", error_detail=ascii(str(exc))[:2000])
+            try:
+                return self.apply([bare], expected)
+            except RecordRefused as last:
+                raise TransientDatabaseError(f"cannot record the refused record {record.topic}"
+                                             f"[{record.partition}]@{record.offset}: {last}") from again
 
     def apply(self, records: Sequence[Record],
               expected: dict[int, int | None] | None = None) -> ApplyResult:
@@ -187,12 +240,21 @@ class Repository:
         ``expected``: see :func:`select_records`.
 
         Raises:
-            DatabaseError / DatabaseUnavailable: the transaction was rolled back.
+            RecordRefused: the database or the fold refused the data; rolled back.
+            TransientDatabaseError: any other database error; rolled back.
             OffsetConflict: a concurrent writer created an offsets row first.
         """
-        result = ApplyResult()
         if not records:
-            return result
+            return ApplyResult()
+        try:
+            return self._apply(records, expected)
+        except DatabaseError as exc:
+            raise refused_or_transient(exc) from exc
+        except FOLD_ERRORS as exc:
+            raise RecordRefused(f"{type(exc).__name__}: {exc}") from exc
+
+    def _apply(self, records: Sequence[Record], expected: dict[int, int | None] | None) -> ApplyResult:
+        result = ApplyResult()
         topic = records[0].topic
         with transaction(self.conn), self.conn.cursor() as cur:
             partitions = sorted({r.partition for r in records})
@@ -233,10 +295,9 @@ class Repository:
                 " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
                 rows, template=template, page_size=len(rows), fetch=True)
             return {row[0] for row in returned}
-        if not self._temp_ready:
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS projector_events_in"
-                        " (LIKE execution_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-            self._temp_ready = True
+        # Every time: a rolled-back transaction drops a temp table it created.
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS projector_events_in"
+                    " (LIKE execution_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
         buf = io.StringIO()
         for row in rows:
             buf.write("\t".join(_copy_text(v) for v in row))
@@ -282,27 +343,7 @@ class Repository:
         totals = ActorTotals()
         for r in new:
             totals.add(r.event)
-        if totals.performance:
-            rows = [(*key, *(totals.performance[key][c] for c in _PERF_COLUMNS[2:]))
-                    for key in sorted(totals.performance)]
-            sets = [_ADD.format(c=c) for c in ("calls", "successes", "failures", "duration_ms_total",
-                                                 "completed_duration_ms", "prompt_tokens", "completion_tokens")]
-            sets += ["duration_ms_min = LEAST(actor_performance.duration_ms_min, EXCLUDED.duration_ms_min)",
-                     "duration_ms_max = GREATEST(actor_performance.duration_ms_max, EXCLUDED.duration_ms_max)",
-                     "first_call_at = LEAST(actor_performance.first_call_at, EXCLUDED.first_call_at)",
-                     "last_call_at = GREATEST(actor_performance.last_call_at, EXCLUDED.last_call_at)"]
-            execute_values(cur, f"INSERT INTO actor_performance ({', '.join(_PERF_COLUMNS)}) VALUES %s"
-                           f" ON CONFLICT (actor_name, actor_kind) DO UPDATE SET {', '.join(sets)}",
-                           rows, page_size=len(rows))
-        if totals.versions:
-            rows = [(*key, v["calls"], v["first_seen_at"], v["last_seen_at"])
-                    for key, v in sorted(totals.versions.items())]
-            execute_values(cur, "INSERT INTO actors (actor_name, actor_kind, model_file, model_sha256, calls,"
-                           " first_seen_at, last_seen_at) VALUES %s ON CONFLICT (actor_name, actor_kind,"
-                           " model_file, model_sha256) DO UPDATE SET calls = actors.calls + EXCLUDED.calls,"
-                           " first_seen_at = LEAST(actors.first_seen_at, EXCLUDED.first_seen_at),"
-                           " last_seen_at = GREATEST(actors.last_seen_at, EXCLUDED.last_seen_at)",
-                           rows, page_size=len(rows))
+        write_actor_totals(cur, totals)
 
     def _insert_errors(self, cur: Any, errors: Iterable[Record]) -> int:
         rows = [(self.projection, r.topic, r.partition, r.offset, r.error_reason or "unknown",
@@ -331,6 +372,32 @@ class Repository:
             if cur.rowcount != len(fresh):
                 raise OffsetConflict(f"offsets of {topic} partitions {sorted(p for _, _, p, _ in fresh)}"
                                      " were created concurrently")
+
+
+def write_actor_totals(cur: Any, totals: ActorTotals) -> None:
+    """Add ``totals`` to ``actor_performance`` and ``actors`` (upserts of sums and
+    min/max), so the totals of separate batches or bulk-rebuild workers add up in any order."""
+    if totals.performance:
+        rows = [(*key, *(totals.performance[key][c] for c in _PERF_COLUMNS[2:]))
+                for key in sorted(totals.performance)]
+        sets = [_ADD.format(c=c) for c in ("calls", "successes", "failures", "duration_ms_total",
+                                             "completed_duration_ms", "prompt_tokens", "completion_tokens")]
+        sets += ["duration_ms_min = LEAST(actor_performance.duration_ms_min, EXCLUDED.duration_ms_min)",
+                 "duration_ms_max = GREATEST(actor_performance.duration_ms_max, EXCLUDED.duration_ms_max)",
+                 "first_call_at = LEAST(actor_performance.first_call_at, EXCLUDED.first_call_at)",
+                 "last_call_at = GREATEST(actor_performance.last_call_at, EXCLUDED.last_call_at)"]
+        execute_values(cur, f"INSERT INTO actor_performance ({', '.join(_PERF_COLUMNS)}) VALUES %s"
+                       f" ON CONFLICT (actor_name, actor_kind) DO UPDATE SET {', '.join(sets)}",
+                       rows, page_size=len(rows))
+    if totals.versions:
+        rows = [(*key, v["calls"], v["first_seen_at"], v["last_seen_at"])
+                for key, v in sorted(totals.versions.items())]
+        execute_values(cur, "INSERT INTO actors (actor_name, actor_kind, model_file, model_sha256, calls,"
+                       " first_seen_at, last_seen_at) VALUES %s ON CONFLICT (actor_name, actor_kind,"
+                       " model_file, model_sha256) DO UPDATE SET calls = actors.calls + EXCLUDED.calls,"
+                       " first_seen_at = LEAST(actors.first_seen_at, EXCLUDED.first_seen_at),"
+                       " last_seen_at = GREATEST(actors.last_seen_at, EXCLUDED.last_seen_at)",
+                       rows, page_size=len(rows))
 
 
 def _binary(value: bytes | None) -> Any:

@@ -1,5 +1,6 @@
 """The monitoring queries behind ``wavestream status`` (read-only; the reader role can
-run them all), Kafka consumer lag, and the data-quality checks of ``status --check``.
+run them all) and the runner of the data-quality checks of ``status --check``
+(:mod:`projector.checks`). Consumer lag: :mod:`projector.lag`.
 
 Every function returns plain JSON-ready values (numbers, strings, ISO timestamps).
 """
@@ -9,8 +10,9 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterable
 
+from projector.checks import Check
 from wavestream.db import Connection, transaction
 
 log = logging.getLogger(__name__)
@@ -74,29 +76,6 @@ SELECT posting_id, title, company, status, current_stage, summary, skills, score
 """
 _OFFSETS = "SELECT topic, partition, next_offset FROM projector_offsets ORDER BY topic, partition"
 
-#: The data-quality checks of ``status --check``: name -> (description, query giving
-#: (violations, sample ids)).
-CHECKS: dict[str, tuple[str, str]] = {
-    "score_in_range": (
-        "postings.score is between 1 and 10",
-        "SELECT count(*), (array_agg(posting_id ORDER BY posting_id))[1:5] FROM postings"
-        " WHERE score IS NOT NULL AND score NOT BETWEEN 1 AND 10"),
-    "completed_have_summary": (
-        "every completed posting has a summary",
-        "SELECT count(*), (array_agg(posting_id ORDER BY posting_id))[1:5] FROM postings"
-        " WHERE status = 'completed' AND summary IS NULL"),
-    "no_orphaned_events": (
-        "every posting event belongs to a posting row",
-        "SELECT count(*), (array_agg(DISTINCT e.posting_id))[1:5] FROM execution_events e"
-        " WHERE e.event_type NOT IN ('CircuitOpened', 'CircuitClosed')"
-        " AND NOT EXISTS (SELECT 1 FROM postings p WHERE p.posting_id = e.posting_id)"),
-    "no_orphaned_checkpoints": (
-        "every checkpoint belongs to a posting row",
-        "SELECT count(*), (array_agg(DISTINCT c.posting_id))[1:5] FROM posting_state_checkpoints c"
-        " WHERE NOT EXISTS (SELECT 1 FROM postings p WHERE p.posting_id = c.posting_id)"),
-}
-
-
 def jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
@@ -117,7 +96,9 @@ def _rows(cur: Any, query: str, params: dict[str, Any] | None = None) -> list[di
 
 def collect(conn: Connection, *, error_hours: int = 24, stale_minutes: int = 30, throughput_hours: int = 24,
             limit: int = 20) -> dict[str, Any]:
-    """The dashboard's views, read in one (repeatable-read) snapshot."""
+    """The dashboard's views, read in one (repeatable-read) snapshot. An in-flight
+    posting without an event for ``stale_minutes`` is a stale interaction; the
+    threshold is part of the report (``stale_after_minutes``)."""
     conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
     try:
         with transaction(conn), conn.cursor() as cur:
@@ -135,6 +116,7 @@ def collect(conn: Connection, *, error_hours: int = 24, stale_minutes: int = 30,
                 "actor_performance": _rows(cur, _ACTORS),
                 "error_patterns": _rows(cur, _ERRORS, {"hours": error_hours, "limit": limit}),
                 "projector_errors": _rows(cur, _PROJECTOR_ERRORS),
+                "stale_after_minutes": stale_minutes,
                 "stale_interactions": _rows(cur, _STALE, {"minutes": stale_minutes, "limit": limit}),
                 "throughput_per_hour": _rows(cur, _THROUGHPUT, {"hours": throughput_hours}),
                 "projector_offsets": _rows(cur, _OFFSETS),
@@ -152,60 +134,14 @@ def timeline(conn: Connection, posting_id: str) -> dict[str, Any]:
     return {"posting": posting[0] if posting else None, "events": events}
 
 
-def run_checks(conn: Connection) -> list[dict[str, Any]]:
-    """Every data-quality check: name, description, violations, sample ids, ok."""
+def run_checks(conn: Connection, checks: Iterable[Check]) -> list[dict[str, Any]]:
+    """Run ``checks`` (see :func:`projector.checks.workflow_checks`): name, description,
+    violations, sample ids, ok for each."""
     results = []
     with transaction(conn), conn.cursor() as cur:
-        for name, (description, query) in CHECKS.items():
-            cur.execute(query)
+        for check in checks:
+            cur.execute(check.query, check.params)
             count, sample = cur.fetchone()
-            results.append({"check": name, "description": description, "violations": int(count),
+            results.append({"check": check.name, "description": check.description, "violations": int(count),
                             "sample": [s for s in (sample or []) if s is not None], "ok": count == 0})
     return results
-
-
-def kafka_lag(settings: Any, offsets: list[dict[str, Any]], *, timeout_s: float = 10.0) -> dict[str, Any]:
-    """Lag per consumer group (committed offsets in Kafka vs high-water marks), and the
-    projector's own lag from the offsets stored in PostgreSQL. Kafka errors are
-    reported in the result, never raised: the dashboard still renders."""
-    from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-
-    from wavestream.clients import build_admin, build_consumer
-
-    result: dict[str, Any] = {"groups": [], "projector": []}
-    try:
-        admin = build_admin(settings)
-        consumer = build_consumer(settings, "wavestream-status")
-        try:
-            high: dict[tuple[str, int], int] = {}
-
-            def hwm(topic: str, partition: int) -> int:
-                if (topic, partition) not in high:
-                    high[(topic, partition)] = consumer.get_watermark_offsets(
-                        TopicPartition(topic, partition), timeout=timeout_s, cached=False)[1]
-                return high[(topic, partition)]
-
-            listing = admin.list_consumer_groups(request_timeout=timeout_s).result()
-            for group in sorted(g.group_id for g in listing.valid):
-                future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
-                                                           request_timeout=timeout_s)[group]
-                per_topic: dict[str, dict[str, int]] = {}
-                for tp in future.result().topic_partitions:
-                    if tp.offset < 0:
-                        continue
-                    lag = max(hwm(tp.topic, tp.partition) - tp.offset, 0)
-                    entry = per_topic.setdefault(tp.topic, {"lag": 0, "partitions": 0})
-                    entry["lag"] += lag
-                    entry["partitions"] += 1
-                for topic, entry in sorted(per_topic.items()):
-                    result["groups"].append({"group": group, "topic": topic, **entry})
-            for row in offsets:
-                high_mark = hwm(row["topic"], row["partition"])
-                result["projector"].append({**row, "high_watermark": high_mark,
-                                            "lag": max(high_mark - row["next_offset"], 0)})
-        finally:
-            consumer.close()
-    except (KafkaException, Exception) as exc:  # noqa: BLE001 - any Kafka failure is shown, not fatal
-        log.warning("consumer lag unavailable", extra={"error": str(exc)})
-        result["error"] = str(exc)
-    return result

@@ -8,5 +8,7 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
-#: The repository root: schemas/, sql/ and workflows/ live beside the packages.
+#: The root of a source checkout (the directory above this package): tests and the
+#: Makefile use it. Code finds schemas/, sql/, workflows/ and examples/ with
+#: :func:`wavestream.resources.resource_dir`, which also works for an installed wheel.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -38,13 +38,13 @@ from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 from fastavro.read import SchemaResolutionError
 from fastavro.validation import ValidationError, validate
 
-from wavestream import PROJECT_ROOT
 from wavestream.config import KafkaSettings
 from wavestream.exceptions import CodecError, SchemaError
+from wavestream.resources import resource_dir
 
 NAMESPACE = "wavestream.v1"
 RECORD_NAMES = ("Posting", "StageCommand", "InteractionCommand", "InteractionEvent", "PostingControl")
-DEFAULT_SCHEMA_DIR = PROJECT_ROOT / "schemas"
+DEFAULT_SCHEMA_DIR = resource_dir("schemas")
 CURRENT = "current"
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"

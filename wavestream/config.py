@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from wavestream.exceptions import ConfigError
 
@@ -33,10 +33,14 @@ KEYS = frozenset(
         "TOPIC_MIN_INSYNC_REPLICAS",
         "PG_DSN",
         "PG_CONNECT_TIMEOUT_S",
+        "PG_PASSWORD",
         "LOG_LEVEL",
         "LOG_FORMAT",
         "RUN_ID",
         "METRICS_PORT",
+        "STALE_AFTER_MINUTES",
+        "METRICS_HOST",
+        "HEALTH_MAX_POLL_AGE_S",
         "STACK_DIR",
         "CACHE_DIR",
         "STACK_HOST",
@@ -46,6 +50,7 @@ KEYS = frozenset(
         "STACK_KAFKA_VERSION",
         "STACK_KAFKA_HEAP",
         "STACK_STARTUP_TIMEOUT_S",
+        "SUBMIT_LEDGER_DIR",
         "TEST_KAFKA_BOOTSTRAP_SERVERS",
         "TEST_PG_DSN",
     }
@@ -77,6 +82,13 @@ def _int(env: Mapping[str, str], key: str, default: int, *, minimum: int = 0) ->
     return value
 
 
+def _optional_int(env: Mapping[str, str], key: str, *, minimum: int = 0) -> int | None:
+    """None when the key is unset or empty, else as :func:`_int`."""
+    if _lookup(env, key, "") == "":
+        return None
+    return _int(env, key, 0, minimum=minimum)
+
+
 def _float(env: Mapping[str, str], key: str, default: float) -> float:
     raw = _lookup(env, key, str(default))
     try:
@@ -96,6 +108,16 @@ def librdkafka_to_env_key(prop: str) -> str:
     return KAFKA_PREFIX + prop.replace("_", "__").replace(".", "_").upper()
 
 
+def kafka_client_properties(env: Mapping[str, str]) -> dict[str, str]:
+    """The librdkafka properties that ``WAVESTREAM_KAFKA_*`` settings in ``env`` carry
+    (empty values left out); ``bootstrap.servers`` may be missing."""
+    return {
+        env_key_to_librdkafka(key[len(KAFKA_PREFIX):]): value
+        for key, value in env.items()
+        if key.startswith(KAFKA_PREFIX) and value != ""
+    }
+
+
 def is_secret(name: str) -> bool:
     lowered = name.lower()
     return any(word in lowered for word in _SECRET_WORDS)
@@ -104,6 +126,16 @@ def is_secret(name: str) -> bool:
 def redact_config(conf: Mapping[str, object]) -> dict[str, object]:
     """A copy of a client config safe to log: secret values are masked."""
     return {k: ("***" if is_secret(k) else v) for k, v in conf.items()}
+
+
+def url_dsn(user: str, password: str | None, host: str, port: int, dbname: str) -> str:
+    """A ``postgresql://`` URL with every part percent-encoded: a password (or user name)
+    holding ``@ : / # % ?`` or spaces survives. The result holds the password: never log
+    it (see :func:`redact_dsn`)."""
+    userinfo = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    return f"postgresql://{userinfo}@{host}:{int(port)}/{quote(dbname, safe='')}"
 
 
 def redact_dsn(dsn: str) -> str:
@@ -122,14 +154,16 @@ class KafkaSettings:
     """Connection to Kafka plus topic defaults.
 
     ``client`` holds the librdkafka properties from ``WAVESTREAM_KAFKA_*``; it always
-    contains ``bootstrap.servers``.
+    contains ``bootstrap.servers``. ``replication_factor`` / ``min_insync_replicas``
+    None: chosen from the cluster when topics are created (``min(3, brokers)`` replicas,
+    two in sync once there are three; see :func:`wavestream.topics.default_replication`).
     """
 
     client: Mapping[str, str]
     schema_registry_url: str | None = None
     partitions: int = 12
-    replication_factor: int = 1
-    min_insync_replicas: int = 1
+    replication_factor: int | None = None
+    min_insync_replicas: int | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -144,11 +178,7 @@ class KafkaSettings:
                 setting is not a number.
         """
         env = os.environ if env is None else env
-        client = {
-            env_key_to_librdkafka(key[len(KAFKA_PREFIX):]): value
-            for key, value in env.items()
-            if key.startswith(KAFKA_PREFIX) and value != ""
-        }
+        client = kafka_client_properties(env)
         if "bootstrap.servers" not in client:
             raise ConfigError(f"missing required setting {KAFKA_PREFIX}BOOTSTRAP_SERVERS")
         registry = _lookup(env, "SCHEMA_REGISTRY_URL", "") or None
@@ -156,17 +186,23 @@ class KafkaSettings:
             client=client,
             schema_registry_url=registry,
             partitions=_int(env, "TOPIC_PARTITIONS", 12, minimum=1),
-            replication_factor=_int(env, "TOPIC_REPLICATION_FACTOR", 1, minimum=1),
-            min_insync_replicas=_int(env, "TOPIC_MIN_INSYNC_REPLICAS", 1, minimum=1),
+            replication_factor=_optional_int(env, "TOPIC_REPLICATION_FACTOR", minimum=1),
+            min_insync_replicas=_optional_int(env, "TOPIC_MIN_INSYNC_REPLICAS", minimum=1),
         )
 
 
 @dataclass(frozen=True)
 class PostgresSettings:
-    """Connection to PostgreSQL (libpq DSN, URL or key=value form)."""
+    """Connection to PostgreSQL (libpq DSN, URL or key=value form).
+
+    ``password`` (``WAVESTREAM_PG_PASSWORD``) is passed to libpq beside the DSN, so a
+    password with URL-special characters (``@ : / # % ?``) needs no encoding and the
+    DSN itself holds no secret. A password in the DSN still works (URL-encoded).
+    """
 
     dsn: str
     connect_timeout_s: int = 10
+    password: str | None = field(default=None, repr=False)
 
     @property
     def redacted(self) -> str:
@@ -183,6 +219,7 @@ class PostgresSettings:
         return cls(
             dsn=_lookup(env, "PG_DSN"),
             connect_timeout_s=_int(env, "PG_CONNECT_TIMEOUT_S", 10, minimum=1),
+            password=_lookup(env, "PG_PASSWORD", "") or None,
         )
 
 
@@ -192,7 +229,11 @@ def _default_cache_home() -> Path:
 
 @dataclass(frozen=True)
 class StackSettings:
-    """The embedded single-node stack (KRaft Kafka + PostgreSQL) on loopback."""
+    """The embedded stack (KRaft Kafka + PostgreSQL) on loopback.
+
+    ``brokers`` is not read from the environment: ``stack up --brokers N`` sets it, and
+    None means "as many Kafka nodes as the stack directory holds, else one".
+    """
 
     data_dir: Path
     cache_dir: Path
@@ -205,6 +246,7 @@ class StackSettings:
     kafka_home: Path | None = None
     kafka_heap: str = "-Xms256m -Xmx768m"
     startup_timeout_s: float = 120.0
+    brokers: int | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -233,6 +275,25 @@ class StackSettings:
         )
 
 
+def _default_state_home() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "wavestream"
+
+
+@dataclass(frozen=True)
+class SubmitSettings:
+    """``wavestream submit``: where the ledger of delivered postings lives."""
+
+    ledger_dir: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "SubmitSettings":
+        """Build from the environment; the default is ``$XDG_STATE_HOME/wavestream/submitted``
+        (``~/.local/state/wavestream/submitted``)."""
+        env = os.environ if env is None else env
+        default = str(_default_state_home() / "submitted")
+        return cls(ledger_dir=Path(_lookup(env, "SUBMIT_LEDGER_DIR", default)).expanduser())
+
+
 @dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"
@@ -245,3 +306,17 @@ class LogSettings:
         if fmt not in ("json", "text"):
             raise ConfigError(f"{PREFIX}LOG_FORMAT must be json or text, got {fmt!r}")
         return cls(level=_lookup(env, "LOG_LEVEL", "INFO").upper(), fmt=fmt)
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """``wavestream status``: an in-flight posting without an event for
+    ``stale_after_minutes`` is a stale interaction."""
+
+    stale_after_minutes: int = 30
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "DashboardSettings":
+        """Raises: ConfigError: the threshold is not a whole number of minutes >= 1."""
+        env = os.environ if env is None else env
+        return cls(stale_after_minutes=_int(env, "STALE_AFTER_MINUTES", 30, minimum=1))

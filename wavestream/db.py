@@ -36,26 +36,29 @@ _UNAVAILABLE_CODES = ("57P01", "57P02", "57P03")
 
 
 def connect(settings: PostgresSettings, *, application_name: str = "wavestream") -> Connection:
-    """A new psycopg2 connection (autocommit off) to ``settings.dsn``.
+    """A new psycopg2 connection (autocommit off) to ``settings.dsn``, with
+    ``settings.password`` (when set) passed beside it.
 
     Raises:
         DatabaseUnavailable: the server cannot be reached, refuses the login, or times
             out after ``settings.connect_timeout_s``.
         DatabaseError: any other driver error (e.g. a malformed DSN).
     """
+    extra = {"password": settings.password} if settings.password else {}
     try:
         conn = psycopg2.connect(
             settings.dsn,
             connect_timeout=settings.connect_timeout_s,
             application_name=application_name,
+            **extra,
         )
     except psycopg2.OperationalError as exc:
         raise DatabaseUnavailable(
-            f"cannot connect to PostgreSQL at {settings.redacted}: {_message(exc, settings.dsn)}"
+            f"cannot connect to PostgreSQL at {settings.redacted}: {_message(exc, settings.dsn, settings.password)}"
         ) from exc
     except psycopg2.Error as exc:
         raise DatabaseError(
-            f"cannot connect to PostgreSQL at {settings.redacted}: {_message(exc, settings.dsn)}"
+            f"cannot connect to PostgreSQL at {settings.redacted}: {_message(exc, settings.dsn, settings.password)}"
         ) from exc
     log.debug("connected to postgres", extra={"dsn": settings.redacted})
     return conn
@@ -127,10 +130,12 @@ def _rollback_quietly(conn: Connection) -> None:
         log.warning("rollback failed", extra={"error": _message(exc)})
 
 
-def _message(exc: BaseException, dsn: str | None = None) -> str:
-    """libpq's message, one line, with the DSN's password (if any) scrubbed out."""
+def _message(exc: BaseException, dsn: str | None = None, password: str | None = None) -> str:
+    """libpq's message, one line, with the DSN's password and ``password`` (if any)
+    scrubbed out."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    for secret in _password_forms(dsn) if dsn else ():
+    secrets = (_password_forms(dsn) if dsn else set()) | ({password} if password else set())
+    for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
 

@@ -48,3 +48,7 @@ class DatabaseUnavailable(DatabaseError):
 
 class MigrationError(DatabaseError):
     """A SQL migration failed or the migrations directory is inconsistent."""
+
+
+class BackupError(WavestreamError):
+    """An export or import failed, or an export directory fails verification."""

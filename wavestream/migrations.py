@@ -32,11 +32,11 @@ import psycopg2.extensions
 
 from wavestream.db import Connection, is_unavailable, to_wavestream_error, transaction, translate_errors
 from wavestream.exceptions import MigrationError
+from wavestream.resources import resource_dir
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SQL_DIR = PROJECT_ROOT / "sql"
+SQL_DIR = resource_dir("sql")
 
 # Constant key of the advisory lock that serializes migrators ("wavestre" in ASCII).
 LOCK_KEY = 0x7761766573747265

@@ -51,18 +51,54 @@ def is_control_topic(topic: str) -> bool:
     return topic.startswith(_CONTROL_PREFIX) and len(topic) > len(_CONTROL_PREFIX)
 
 
+def stage_group(stage: str) -> str:
+    """The consumer group of a stage's workers (reads its stage and retry topics)."""
+    return f"wavestream-stage-{stage}"
+
+
+def router_group(workflow: str) -> str:
+    """The consumer group of the ingest router of a workflow (reads ``postings``)."""
+    return f"wavestream-router-{workflow}"
+
+
+def commands_group(workflow: str) -> str:
+    """The consumer group of the command processor of a workflow (reads ``commands``)."""
+    return f"wavestream-commands-{workflow}"
+
+
+def default_replication(brokers: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for a cluster of ``brokers`` brokers:
+    ``min(3, brokers)`` replicas, and two of three in sync for a write (one broker may
+    fail without stopping producers)."""
+    rf = min(3, max(1, brokers))
+    return rf, min_insync_for(rf)
+
+
+def min_insync_for(replication_factor: int) -> int:
+    """2 for three or more replicas, else 1 (a write must not need every replica)."""
+    return 2 if replication_factor >= 3 else 1
+
+
 @dataclass(frozen=True)
 class TopicSpec:
+    """One topic; ``replication_factor`` None (and no ``min.insync.replicas`` in
+    ``config``) means "chosen from the cluster" by :func:`create_topics`."""
+
     name: str
     partitions: int
-    replication_factor: int
+    replication_factor: int | None
     config: dict[str, str] = field(default_factory=dict)
 
 
 def topic_specs(stages: Iterable[str], settings: KafkaSettings, workflow: str | None = None) -> list[TopicSpec]:
     """Every topic wavestream needs for the given stages (and, with ``workflow``, that
-    workflow's control topic), with explicit settings."""
-    isr = {"min.insync.replicas": str(settings.min_insync_replicas)}
+    workflow's control topic), with explicit settings (replication left to the cluster
+    unless the settings fix it)."""
+    isr = {}
+    if settings.min_insync_replicas is not None:
+        isr["min.insync.replicas"] = str(settings.min_insync_replicas)
+    elif settings.replication_factor is not None:
+        isr["min.insync.replicas"] = str(min_insync_for(settings.replication_factor))
 
     def spec(name: str, config: dict[str, str]) -> TopicSpec:
         return TopicSpec(name, settings.partitions, settings.replication_factor, {**config, **isr})
@@ -108,8 +144,23 @@ def workflow_stages(path: Path) -> list[str]:
     return [str(name) for name in stages]
 
 
+def resolve_replication(specs: Iterable[TopicSpec], brokers: int) -> list[TopicSpec]:
+    """``specs`` with every replication left to the cluster chosen for ``brokers``
+    brokers (:func:`default_replication`)."""
+    rf, isr = default_replication(brokers)
+    resolved = []
+    for s in specs:
+        config = dict(s.config)
+        replication = s.replication_factor if s.replication_factor is not None else rf
+        if "min.insync.replicas" not in config:
+            config["min.insync.replicas"] = str(isr if s.replication_factor is None else min_insync_for(replication))
+        resolved.append(TopicSpec(s.name, s.partitions, replication, config))
+    return resolved
+
+
 def create_topics(admin: AdminClient, specs: Iterable[TopicSpec]) -> dict[str, str]:
-    """Create the topics that do not exist yet; idempotent.
+    """Create the topics that do not exist yet; idempotent. Replication left to the
+    cluster is ``min(3, brokers)`` with ``min.insync.replicas`` 2 of 3.
 
     Returns:
         topic name -> "created" or "exists".
@@ -117,8 +168,9 @@ def create_topics(admin: AdminClient, specs: Iterable[TopicSpec]) -> dict[str, s
     Raises:
         TopicError: the broker refused a topic for another reason than that it exists.
     """
-    specs = list(specs)
-    existing = set(admin.list_topics(timeout=_TIMEOUT_S).topics)
+    metadata = admin.list_topics(timeout=_TIMEOUT_S)
+    specs = resolve_replication(specs, len(metadata.brokers))
+    existing = set(metadata.topics)
     result = {s.name: "exists" for s in specs if s.name in existing}
     new = [
         NewTopic(s.name, num_partitions=s.partitions, replication_factor=s.replication_factor, config=s.config)

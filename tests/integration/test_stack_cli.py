@@ -99,3 +99,49 @@ def test_up_fails_fast_naming_a_taken_kafka_port(stack_env):
 def test_stack_env_refuses_when_down(stack_env):
     result = run(stack_env, "stack", "env", timeout=60)
     assert result.returncode == 1 and "not running" in result.stderr
+
+
+def _topics_on(bootstrap: str) -> set[str]:
+    from confluent_kafka.admin import AdminClient
+
+    return set(AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30).topics)
+
+
+def test_commands_find_the_running_stack_without_exports(stack_env, kafka_bootstrap, tmp_path, unique):
+    """Issue 13.1: after `stack up`, commands need no `eval "$(wavestream stack env)"`;
+    an endpoint set in the environment still wins."""
+    up = run(stack_env, "stack", "up")
+    assert up.returncode == 0, up.stderr
+    stack_kafka = f"127.0.0.1:{stack_env['WAVESTREAM_STACK_KAFKA_PORT']}"
+    workflow = tmp_path / "wf.yaml"
+    workflow.write_text(f"stages:\n  only_{unique}: {{}}\n")
+    topic = f"stage.only_{unique}"
+
+    # No WAVESTREAM_KAFKA_* / WAVESTREAM_PG_DSN, and not even the stack's ports: the state
+    # file that `stack up` wrote in WAVESTREAM_STACK_DIR says where it listens.
+    bare = {k: v for k, v in stack_env.items() if not k.startswith("WAVESTREAM_STACK_") or k == "WAVESTREAM_STACK_DIR"}
+    created = run(bare, "topics", "create", "--workflow", str(workflow))
+    assert created.returncode == 0, created.stderr
+    assert f"created  {topic}" in created.stdout, created.stdout
+    used = [line for line in created.stderr.splitlines() if "using the embedded stack" in line]
+    assert len(used) == 1, created.stderr
+    assert f"Kafka {stack_kafka}" in used[0] and "PostgreSQL 127.0.0.1:" in used[0], used[0]
+    assert "password" not in created.stderr.lower() and "scram" not in created.stderr.lower()
+    assert topic in _topics_on(stack_kafka)
+    listed = run(bare, "kafka", "topics", "--list")  # Kafka's own tools find it too
+    assert listed.returncode == 0 and topic in listed.stdout.split(), listed.stderr
+
+    # The environment wins: a bootstrap set there is used even though the stack runs.
+    other = f"other_{unique}"
+    workflow.write_text(f"stages:\n  {other}: {{}}\n")
+    env_wins = run({**bare, "WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap},
+                   "topics", "create", "--workflow", str(workflow))
+    assert env_wins.returncode == 0, env_wins.stderr
+    assert f"stage.{other}" in _topics_on(kafka_bootstrap)
+    assert f"stage.{other}" not in _topics_on(stack_kafka)
+    assert f"Kafka {stack_kafka}" not in env_wins.stderr, env_wins.stderr
+
+    # Stack down: nothing is found any more, and the error names the missing setting.
+    assert run(stack_env, "stack", "down").returncode == 0
+    gone = run(bare, "topics", "create", "--workflow", str(workflow), timeout=60)
+    assert gone.returncode == 1 and "WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS" in gone.stderr, gone.stderr

@@ -96,6 +96,7 @@ def test_submit_cli_csv_and_command_cli(kafka_settings, unique, tmp_path: Path, 
 
     postings_topic, events_topic, commands_topic = _topics(kafka_settings, unique, "postings", "events", "commands")
     monkeypatch.setenv("WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS", kafka_settings.bootstrap_servers)
+    monkeypatch.setenv("WAVESTREAM_SUBMIT_LEDGER_DIR", str(tmp_path / "ledger"))
     path = tmp_path / "in.csv"
     path.write_text(f'posting_id,title,description\nc-1,Cook,"{DESC}"\nc-2,,"{DESC}"\n')
     result = CliRunner().invoke(main, ["submit", str(path), "--no-progress", "--postings-topic", postings_topic,

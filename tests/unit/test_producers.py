@@ -178,9 +178,9 @@ def test_cli_is_registered():
 
 def test_check_stage_refuses_a_stage_the_workflow_lacks():
     from producers.command import CommandError, check_stage
-    from wavestream import PROJECT_ROOT
+    from wavestream.resources import default_workflow
 
-    default = PROJECT_ROOT / "workflows" / "default.yaml"
+    default = default_workflow()
     check_stage("rerun", "summarize", default)
     with pytest.raises(CommandError, match="no stage 'no_such_stage'"):
         check_stage("rerun", "no_such_stage", default)

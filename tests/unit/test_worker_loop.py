@@ -219,3 +219,170 @@ def test_metrics_count_committed_batches_only():
     assert _sample("wavestream_records_processed_total", **labels) == before + 2
     # The lag gauge was refreshed from position and high-water mark (fake: 3 behind).
     assert _sample("wavestream_consumer_lag", component="worker", topic="stage.s", partition="0") == 3
+
+
+# --- hardening (issue 8 items 1, 6, 7) and batched handlers (issue 9) ----------------------
+
+
+class BatchHandler:
+    """A handler that takes every admitted record at once (like the stage handler)."""
+
+    def __init__(self, result=lambda msg: Outcome((Out("events", b"k", b"e:%d" % msg.offset()),)), due=None):
+        self.result, self.due, self.batches = result, due, []
+
+    def not_before(self, value):
+        return self.due
+
+    def handle_batch(self, items):
+        self.batches.append([m.offset() for m, _ in items])
+        results = []
+        for msg, _ in items:
+            try:
+                results.append(self.result(msg))
+            except Exception as exc:  # noqa: BLE001 - the handler reports per record
+                results.append(exc)
+        return results
+
+
+def _produced(producer):
+    return [c for c in producer.calls if isinstance(c, tuple) and c[0] == "produce"]
+
+
+def test_a_batch_handler_gets_every_admitted_record_at_once_and_outputs_keep_their_order():
+    handler, producer = BatchHandler(), Producer()
+    assert _loop(Consumer([[Msg(5), Msg(6), Msg(2, partition=1)]]), producer, handler).run_once() == 3
+    assert handler.batches == [[5, 6, 2]]
+    assert [c[2] for c in _produced(producer)] == [b"e:5", b"e:6", b"e:2"]
+    assert ("offsets", [("stage.s", 0, 7), ("stage.s", 1, 3)]) in producer.calls
+
+
+def test_a_record_not_due_defers_its_partition_before_the_handler_runs():
+    handler, consumer = BatchHandler(due=150.0), Consumer([[Msg(5)]])
+    assert _loop(consumer, Producer(), handler).run_once() == 0
+    assert handler.batches == []
+    assert consumer.calls == [("pause", [("stage.s", 0)]), ("seek", "stage.s", 0, 5)]
+
+
+def test_an_unexpected_handler_exception_dead_letters_that_record_alone():
+    def result(msg):
+        if msg.offset() == 6:
+            raise RecursionError("maximum recursion depth exceeded in a contract check")
+        return Outcome((Out("events", b"k", b"e"),))
+
+    for handler in (BatchHandler(result), Handler(result)):
+        producer = Producer()
+        assert _loop(Consumer([[Msg(5), Msg(6), Msg(7)]]), producer, handler).run_once() == 3
+        produced = _produced(producer)
+        assert [c[1] for c in produced] == ["events", "deadletter", "events"]
+        assert dict(produced[1][3])["error.reason"] == b"handler_error"
+        assert b"RecursionError" in dict(produced[1][3])["error.class"]
+        assert producer.calls[-1] == "commit"
+
+
+def test_a_batch_handler_that_raises_for_the_whole_batch_is_rerun_record_by_record():
+    class Brittle(BatchHandler):
+        def handle_batch(self, items):
+            if any(m.offset() == 6 for m, _ in items):
+                raise LookupError("client error of a lookup")
+            return super().handle_batch(items)
+
+    producer = Producer()
+    assert _loop(Consumer([[Msg(5), Msg(6), Msg(7)]]), producer, Brittle()).run_once() == 3
+    assert [c[1] for c in _produced(producer)] == ["events", "deadletter", "events"]
+
+
+def test_an_output_over_message_max_bytes_dead_letters_its_record_instead_of_failing_every_commit():
+    huge = Outcome((Out("events", b"k", b"x" * 2_000_000),))
+    producer = Producer()
+    loop = _loop(Consumer([[Msg(5), Msg(6)]]), producer, BatchHandler(lambda m: huge if m.offset() == 5 else
+                                                                      Outcome((Out("events", b"k", b"e"),))))
+    assert loop.run_once() == 2
+    produced = _produced(producer)
+    assert [c[1] for c in produced] == ["deadletter", "events"]
+    assert dict(produced[0][3])["error.reason"] == b"output_too_large"
+
+
+def test_committed_timing_out_during_recovery_rewinds_to_the_batch_start():
+    class SlowCommitted(Consumer):
+        def committed(self, tps, timeout):
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "committed timed out"))
+
+    consumer = SlowCommitted([[Msg(5), Msg(6)]])
+    producer = Producer(fail_commit=KafkaError(KafkaError._STATE, "x", txn_requires_abort=True))
+    assert _loop(consumer, producer).run_once() == 0
+    assert consumer.calls == [("seek", "stage.s", 0, 5)]
+
+
+def test_a_transaction_the_broker_timed_out_is_redone_with_a_new_producer_not_reported_as_fencing(monkeypatch):
+    fresh = Producer()
+    monkeypatch.setattr(loop_module, "build_producer", lambda settings, **kw: fresh)
+    ticks = iter([0.0, 0.0, 90.0, 90.0, 90.0])  # monotonic: begin at 0, commit fails at 90 s
+    monkeypatch.setattr(loop_module.time, "monotonic", lambda: next(ticks, 90.0))
+    consumer = Consumer([[Msg(5)]], committed=5)
+    loop = _loop(consumer, Producer(fail_commit=KafkaError(KafkaError.INVALID_PRODUCER_EPOCH, "x", fatal=True)))
+    assert loop.config.transaction_timeout_ms == 60_000
+    assert loop.run_once() == 0
+    assert loop.producer is fresh and fresh.calls == ["init"]
+    assert consumer.calls == [("seek", "stage.s", 0, 5)]
+
+
+def test_a_fatal_consumer_error_stops_the_loop_with_a_clear_message():
+    from consumers.outcome import ConsumerFatal
+
+    class FatalMsg(Msg):
+        def error(self):
+            return KafkaError(KafkaError.FENCED_INSTANCE_ID, "fenced instance", fatal=True)
+
+    with pytest.raises(ConsumerFatal, match="group.instance.id"):
+        _loop(Consumer([[FatalMsg(1)]]), Producer()).run_once()
+
+
+def test_partitions_the_loop_paused_are_resumed_when_revoked_and_when_assigned_again():
+    now = [100.0]
+    consumer = Consumer([[Msg(7, partition=1, topic="stage.s.retry")], [], []])
+    loop = _loop(consumer, Producer(), BatchHandler(due=160.0), clock=lambda: now[0])
+    loop.run_once()
+    assert ("pause", [("stage.s.retry", 1)]) in consumer.calls
+    # A second worker joins: the retry partition moves away, then comes back.
+    loop._on_revoke(consumer, [TopicPartition("stage.s.retry", 1)])
+    assert consumer.calls[-1] == ("resume", [("stage.s.retry", 1)])
+    assert loop.pauses.deferred == {}
+    consumer.calls.clear()
+    consumer.assignment = lambda: [TopicPartition("stage.s", 0), TopicPartition("stage.s.retry", 1)]
+    loop._on_assign(consumer, [TopicPartition("stage.s.retry", 1)])
+    loop.run_once()
+    assert consumer.calls[0] == ("resume", [("stage.s.retry", 1)])
+
+
+def test_a_half_open_gate_admits_one_probe():
+    class HalfOpen(Gate):
+        def probing(self): return True
+
+    handler = BatchHandler()
+    consumer = Consumer([[Msg(5), Msg(6), Msg(1, partition=1)]])
+    assert _loop(consumer, Producer(), handler, gate=HalfOpen()).run_once() == 1
+    assert handler.batches == [[5]]
+    assert consumer.calls == [("seek", "stage.s", 0, 6), ("seek", "stage.s", 1, 1)]
+
+
+def test_a_transactional_call_that_hangs_past_its_timeout_recreates_the_producer(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(loop_module, "_OP_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(loop_module, "_HANG_GRACE_S", 0.05)
+    release = threading.Event()
+
+    class Hanging(Producer):
+        def send_offsets_to_transaction(self, offsets, metadata, timeout):
+            release.wait(10)  # librdkafka stuck after a coordinator restart
+
+    fresh = Producer()
+    monkeypatch.setattr(loop_module, "build_producer", lambda settings, **kw: fresh)
+    consumer = Consumer([[Msg(5)]], committed=5)
+    loop = _loop(consumer, Hanging())
+    try:
+        assert loop.run_once() == 0
+    finally:
+        release.set()
+    assert loop.producer is fresh and fresh.calls == ["init"]
+    assert consumer.calls == [("seek", "stage.s", 0, 5)]

@@ -1,43 +1,41 @@
-"""A single-node KRaft Apache Kafka broker (combined broker + controller) on loopback.
+"""The embedded KRaft Apache Kafka on loopback: one node by default, or a cluster of
+``--brokers N`` nodes (each a combined broker + controller, see :mod:`.node`).
 
-The broker's jars come from ``KAFKA_HOME/libs`` when ``KAFKA_HOME`` is set, else they
-are resolved from Maven Central with ``mvn dependency:copy-dependencies`` into the
-cache directory once and reused. Internal topics (offsets, transaction state) are
-configured for one broker so transactions work.
+The jars of the brokers and of Kafka's command line tools come from ``KAFKA_HOME/libs``
+when ``KAFKA_HOME`` is set, else they are resolved from Maven Central with
+``mvn dependency:copy-dependencies`` into the cache directory once and reused.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
+import json
 import logging
+import os
 import shutil
 import subprocess
 import uuid
 from importlib import resources
 from pathlib import Path
+from typing import Iterator
 
 from wavestream.config import StackSettings
 from wavestream.stack.exceptions import StackError
-from wavestream.stack.process import (
-    ensure_port_free,
-    port_in_use,
-    read_pid,
-    require_tool,
-    stop_pid,
-    tail,
-    wait_until,
-    write_pid,
-)
+from wavestream.stack.node import KafkaNode
+from wavestream.stack.process import require_tool, tail, wait_until
 
 log = logging.getLogger(__name__)
 
 _MVN_TIMEOUT_S = 900
-_FORMAT_TIMEOUT_S = 120
-_STOP_TIMEOUT_S = 60.0
+_TOOLS_JAR = "kafka-tools"  # org.apache.kafka:kafka-tools, resolved with the broker
 
 
 class KafkaDistribution:
-    """Where the broker's jars are, resolving them from Maven Central when needed."""
+    """Where the broker's and the command line tools' jars are, resolving them from
+    Maven Central when needed (both in one ``libs`` directory, as Kafka's own
+    distribution has them)."""
 
     def __init__(self, settings: StackSettings) -> None:
         self._settings = settings
@@ -49,7 +47,8 @@ class KafkaDistribution:
         return self._settings.cache_dir / f"kafka_{self._settings.scala_version}-{self._settings.kafka_version}" / "libs"
 
     def classpath(self) -> str:
-        """The broker's classpath, resolving the jars first if they are not cached.
+        """The classpath of the broker and of Kafka's tools, resolving the jars first if
+        they are not cached (or a cache from before the tools were added lacks them).
 
         Raises:
             MissingTool: ``mvn`` is needed and not installed.
@@ -60,102 +59,156 @@ class KafkaDistribution:
             if not any(libs.glob("kafka_*.jar")):
                 raise StackError(f"KAFKA_HOME={self._settings.kafka_home} has no libs/kafka_*.jar")
             return str(libs / "*")
-        if not (libs.parent / ".complete").exists():
-            self._resolve(libs)
+        if not self._complete(libs):
+            with _lock(libs.parent / ".resolve.lock"):
+                if not self._complete(libs):  # another process may have resolved meanwhile
+                    self._resolve(libs)
         return str(libs / "*")
 
+    def _complete(self, libs: Path) -> bool:
+        tools_jar = libs / f"{_TOOLS_JAR}-{self._settings.kafka_version}.jar"
+        return (libs.parent / ".complete").exists() and tools_jar.exists()
+
     def _resolve(self, libs: Path) -> None:
+        """Resolve into a scratch directory, then move the jars into ``libs``: jars that
+        are there already stay untouched, so brokers running from them are not disturbed."""
         mvn = require_tool("mvn", "install Maven (apt-get install maven) or set KAFKA_HOME")
         work = libs.parent
-        if work.exists():
-            shutil.rmtree(work)  # a half-finished earlier resolve
-        work.mkdir(parents=True)
+        scratch = work / f"libs.partial-{os.getpid()}"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
         pom = work / "pom.xml"
         pom.write_text(resources.files("wavestream.stack").joinpath("kafka-pom.xml").read_text())
         log_file = work / "mvn.log"
         log.info("resolving Kafka %s jars from Maven Central into %s", self._settings.kafka_version, libs)
         cmd = [
             mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
-            f"-DoutputDirectory={libs}", "-DincludeScope=runtime",
+            f"-DoutputDirectory={scratch}", "-DincludeScope=runtime",
             f"-Dkafka.version={self._settings.kafka_version}",
             f"-Dscala.binary={self._settings.scala_version}",
         ]
-        with log_file.open("w") as out:
-            try:
-                result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=_MVN_TIMEOUT_S)
-            except subprocess.TimeoutExpired as exc:
-                raise StackError(f"mvn did not resolve the Kafka jars in {_MVN_TIMEOUT_S}s; see {log_file}") from exc
-        if result.returncode != 0 or not any(libs.glob("kafka_*.jar")):
-            raise StackError(f"mvn could not resolve the Kafka jars; see {log_file}: {tail(log_file)}")
+        try:
+            with log_file.open("w") as out:
+                try:
+                    result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=_MVN_TIMEOUT_S)
+                except subprocess.TimeoutExpired as exc:
+                    raise StackError(f"mvn did not resolve the Kafka jars in {_MVN_TIMEOUT_S}s; see {log_file}") from exc
+            if result.returncode != 0 or not any(scratch.glob("kafka_*.jar")):
+                raise StackError(f"mvn could not resolve the Kafka jars; see {log_file}: {tail(log_file)}")
+            libs.mkdir(exist_ok=True)
+            for jar in scratch.iterdir():
+                if not (libs / jar.name).exists():
+                    os.replace(jar, libs / jar.name)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         (work / ".complete").write_text(self._settings.kafka_version + "\n")
 
 
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created if missing) while the block runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class EmbeddedKafka:
-    """Starts, stops and inspects the embedded broker. Its files live under
-    ``<stack dir>/kafka`` (config, data, pid) and ``<stack dir>/logs/kafka.log``."""
+    """The embedded Kafka cluster: ``brokers`` KRaft nodes, each a combined broker and
+    controller, forming one cluster with a ``brokers``-voter controller quorum.
+
+    Node 1 lives under ``<stack dir>/kafka`` (logs in ``logs/kafka.log``), node *i* > 1
+    under ``<stack dir>/kafka-<i>``; node *i* listens on ``kafka_port + 2(i-1)`` and its
+    controller on ``controller_port + 2(i-1)``. The broker count is recorded in
+    ``<stack dir>/kafka.json`` when the storage is formatted, so ``status``/``stop``
+    find every node without being told; ``settings.brokers`` None means "what the
+    directory holds, else 1".
+    """
 
     def __init__(self, settings: StackSettings) -> None:
         self._s = settings
-        self.home = settings.data_dir / "kafka"
-        self.log_file = settings.data_dir / "logs" / "kafka.log"
-        self._pid_file = self.home / "kafka.pid"
+        self._state_file = settings.data_dir / "kafka.json"
         self._dist = KafkaDistribution(settings)
+        stored = self._stored_brokers()
+        self.brokers = settings.brokers or stored or 1
+        self.nodes = [KafkaNode(settings, self._dist, node_id, self.brokers) for node_id in range(1, self.brokers + 1)]
 
     @property
     def bootstrap_servers(self) -> str:
-        return f"{self._s.host}:{self._s.kafka_port}"
+        return ",".join(node.bootstrap_servers for node in self.nodes)
+
+    @property
+    def log_file(self) -> Path:
+        return self.nodes[0].log_file
 
     def pid(self) -> int | None:
-        return read_pid(self._pid_file)
+        """Node 1's pid (the single-node stack's broker)."""
+        return self.nodes[0].pid()
+
+    def pids(self) -> dict[int, int | None]:
+        return {node.node_id: node.pid() for node in self.nodes}
 
     def is_running(self) -> bool:
-        return self.pid() is not None
+        """True when every node runs."""
+        return all(node.is_running() for node in self.nodes)
+
+    def ports(self) -> list[tuple[int, str]]:
+        """(port, what) of every listener of every node."""
+        return [pair for node in self.nodes for pair in node.ports()]
 
     def start(self) -> str:
-        """Start the broker (a no-op when it already runs) and wait until it serves.
+        """Start the nodes that are not running and wait until the cluster serves with
+        every broker registered (a no-op when all run).
 
         Returns:
-            The bootstrap servers string.
+            The bootstrap servers string (every node).
 
         Raises:
-            PortInUse: the client or controller port is taken by another process.
+            PortInUse: a client or controller port is taken by another process.
             MissingTool: ``java`` (or ``mvn`` for a first resolve) is not installed.
-            StackError: the broker failed to start or was not ready in time.
+            StackError: two listeners share a port, the directory holds a cluster of
+                another size, or a node failed to start or was not ready in time
+                (every node this call started is stopped again).
         """
-        if self.is_running():
+        self.check_layout()
+        todo = [node for node in self.nodes if not node.is_running()]
+        if not todo:
             return self.bootstrap_servers
         java = require_tool("java", "install a Java 17+ runtime (apt-get install openjdk-17-jre-headless)")
-        ensure_port_free(self._s.host, self._s.kafka_port, "Kafka")
-        ensure_port_free(self._s.host, self._s.controller_port, "Kafka controller")
+        for node in todo:
+            node.preflight()
         classpath = self._dist.classpath()
-        config = self._write_config()
-        self._format_storage(java, classpath, config)
-        proc = self._spawn(java, classpath, config)
-        write_pid(self._pid_file, proc.pid)
+        cluster_id = self._cluster_id()
+        started = []
         try:
-            wait_until(
-                self._serves,
-                timeout_s=self._s.startup_timeout_s,
-                what=f"Kafka on {self.bootstrap_servers}",
-                log_file=self.log_file,
-                alive=lambda: proc.poll() is None,
-            )
-        except StackError:
-            stop_pid(proc.pid, timeout_s=10)
-            self._pid_file.unlink(missing_ok=True)
+            for node in todo:
+                started.append((node, node.spawn(java, classpath, cluster_id)))
+            for node, proc in started:
+                node.wait_serving(proc)
+            wait_until(self._all_registered, timeout_s=self._s.startup_timeout_s,
+                       what=f"{self.brokers} Kafka brokers on {self.bootstrap_servers}", log_file=self.log_file)
+        except BaseException:
+            for node, _proc in started:
+                node.stop(timeout_s=10)
             raise
-        log.info("Kafka %s serving on %s (pid %d)", self.version(), self.bootstrap_servers, proc.pid)
+        log.info("Kafka %s serving on %s (%d node(s))", self.version(), self.bootstrap_servers, self.brokers)
         return self.bootstrap_servers
 
-    def stop(self) -> bool:
-        """Stop the broker this stack started (by its pid). Returns False if none ran."""
-        pid = self.pid()
-        if pid is None:
-            self._pid_file.unlink(missing_ok=True)  # stale: that process is gone
-            return False
-        stop_pid(pid, timeout_s=_STOP_TIMEOUT_S)
-        self._pid_file.unlink(missing_ok=True)
-        return True
+    def stop(self) -> list[str]:
+        """Stop every node this stack started (by pid); returns the names of those that ran.
+
+        Every node is asked at once: stopped one after another, the last nodes would
+        lose the controller quorum and wait out their controlled shutdown.
+        """
+        running = [node for node in self.nodes if node.is_running()]
+        for node in running:
+            node.request_stop()
+        for node in running:
+            node.stop()  # waits (SIGKILL after the timeout); a node may be gone already
+        return [node.name for node in running]
 
     def version(self) -> str:
         """The Kafka version of the jars in use (from the kafka_<scala>-<version>.jar name)."""
@@ -165,85 +218,64 @@ class EmbeddedKafka:
             return self._s.kafka_version
         return jar.stem.split("-", 1)[1]
 
-    def _serves(self) -> bool:
-        if not port_in_use(self._s.host, self._s.kafka_port):
-            return False
-        # The listener opens before the broker is registered with the controller;
-        # only a metadata answer that lists the broker means clients can work.
-        from confluent_kafka.admin import AdminClient
+    def _all_registered(self) -> bool:
+        return len(_metadata_brokers(self.bootstrap_servers)) >= self.brokers
 
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "logger": _quiet_logger()})
+    def check_layout(self) -> None:
+        """Raises: StackError: two listeners would share a port, or the directory holds
+        a cluster of another size."""
+        ports = self.ports()
+        taken: dict[int, str] = {}
+        for port, what in ports:
+            if port in taken:
+                raise StackError(f"{what} and {taken[port]} would share port {port}: choose other "
+                                 f"WAVESTREAM_STACK_KAFKA_PORT/CONTROLLER_PORT")
+            taken[port] = what
+        stored = self._stored_brokers()
+        if stored is not None and stored != self.brokers:
+            raise StackError(f"{self._s.data_dir} holds a {stored}-broker Kafka; run `wavestream stack down` and "
+                             f"remove that directory to change the broker count, or use --brokers {stored}")
+
+    def _stored_brokers(self) -> int | None:
         try:
-            return len(admin.list_topics(timeout=2).brokers) > 0
-        except Exception:  # noqa: BLE001 - any client error here just means "not yet"
-            return False
+            return int(json.loads(self._state_file.read_text())["brokers"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        # A single-node stack formatted before the count was recorded.
+        return 1 if (self._s.data_dir / "kafka" / "data" / "meta.properties").exists() else None
 
-    def _write_config(self) -> Path:
-        conf_dir = self.home / "config"
-        conf_dir.mkdir(parents=True, exist_ok=True)
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        host, port, cport = self._s.host, self._s.kafka_port, self._s.controller_port
-        props = {
-            "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@{host}:{cport}",
-            "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
-            "advertised.listeners": f"PLAINTEXT://{host}:{port}",
-            "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "log.dirs": str(self.home / "data"),
-            # One broker: every internal topic must live with a single replica, or
-            # transactions and consumer groups never become available.
-            "offsets.topic.replication.factor": "1",
-            "offsets.topic.num.partitions": "12",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "transaction.state.log.num.partitions": "12",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
-            "group.initial.rebalance.delay.ms": "0",
-            # Topics are created explicitly by `wavestream topics create`.
-            "auto.create.topics.enable": "false",
-            "num.partitions": "1",
-        }
-        config = conf_dir / "server.properties"
-        config.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-        (conf_dir / "log4j2.properties").write_text(_LOG4J2.format(log_file=self.log_file))
-        return config
-
-    def _format_storage(self, java: str, classpath: str, config: Path) -> None:
-        if (self.home / "data" / "meta.properties").exists():
-            return
-        cluster_id = _cluster_id()
-        cmd = [java, "-cp", classpath, *self._log_opts(), "kafka.tools.StorageTool",
-               "format", "-t", cluster_id, "-c", str(config)]
+    def _cluster_id(self) -> str:
+        """The id every node is formatted with; recorded with the broker count."""
         try:
-            result = subprocess.run(cmd, capture_output=True, text=True, timeout=_FORMAT_TIMEOUT_S)
-        except subprocess.TimeoutExpired as exc:
-            raise StackError(f"formatting Kafka storage timed out; see {self.log_file}") from exc
-        if result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise StackError(f"formatting Kafka storage failed: {detail[0]}; see {self.log_file}")
-
-    def _spawn(self, java: str, classpath: str, config: Path) -> subprocess.Popen:
-        stdout_log = self.log_file.with_name("kafka.stdout.log")
-        cmd = [java, *self._s.kafka_heap.split(), "-XX:+UseG1GC", "-Djava.awt.headless=true",
-               *self._log_opts(), "-cp", classpath, "kafka.Kafka", str(config)]
-        with stdout_log.open("ab") as out:
-            # A new session: the broker outlives the CLI that started it, and a Ctrl-C
-            # in the caller's terminal does not reach it.
-            return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, cwd=self.home)
-
-    def _log_opts(self) -> list[str]:
-        return [f"-Dlog4j2.configurationFile={self.home / 'config' / 'log4j2.properties'}",
-                f"-Dkafka.logs.dir={self.log_file.parent}"]
+            state = json.loads(self._state_file.read_text())
+            return str(state["cluster_id"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        cluster_id = _new_cluster_id()
+        self._state_file.parent.mkdir(parents=True, exist_ok=True)
+        self._state_file.write_text(json.dumps({"brokers": self.brokers, "cluster_id": cluster_id}) + "\n")
+        return cluster_id
 
 
-def _cluster_id() -> str:
-    # KRaft cluster ids are 16 random bytes in URL-safe base64 without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def _metadata_brokers(bootstrap: str) -> dict:
+    """Brokers the cluster's metadata lists ({} when it does not answer)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _quiet_logger()})
+    try:
+        return admin.list_topics(timeout=2).brokers
+    except Exception:  # noqa: BLE001 - any client error here just means "not yet"
+        return {}
+
+
+def _new_cluster_id() -> str:
+    """16 random bytes in URL-safe base64 without padding, as KRaft wants. Never one
+    starting with "-" (1 in 64 would): kafka-storage would read it as an option, and
+    Kafka's own Uuid.randomUuid() skips those too."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _quiet_logger() -> logging.Logger:
@@ -252,19 +284,5 @@ def _quiet_logger() -> logging.Logger:
     probe.propagate = False
     return probe
 
-
-_LOG4J2 = """status = warn
-appender.file.type = File
-appender.file.name = FILE
-appender.file.fileName = {log_file}
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = FILE
-logger.kafka.name = kafka
-logger.kafka.level = INFO
-logger.state.name = state.change.logger
-logger.state.level = WARN
-"""
 
 __all__ = ["EmbeddedKafka", "KafkaDistribution"]

@@ -1,4 +1,5 @@
-"""The embedded stack as one unit: ``up``, ``down``, ``status`` and ``env``."""
+"""The embedded stack as one unit: ``up``, ``down``, ``status`` and ``env``; Kafka is
+one node or, after ``up --brokers N``, a cluster of N nodes."""
 
 from __future__ import annotations
 
@@ -17,24 +18,40 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class NodeStatus:
+    name: str  # "kafka" for a single node, else "kafka-<node id>"
+    running: bool
+    address: str
+    pid: int | None
+
+
+@dataclass(frozen=True)
 class StackStatus:
-    kafka_running: bool
+    kafka_running: bool  # every Kafka node runs
     postgres_running: bool
-    bootstrap_servers: str
+    bootstrap_servers: str  # every node, comma-separated
     postgres_dsn: str  # password masked
     kafka_version: str | None
     postgres_version: str | None
     data_dir: Path
+    kafka_nodes: tuple[NodeStatus, ...] = ()
 
     def lines(self) -> list[str]:
         def state(running: bool) -> str:
             return "running" if running else "stopped"
 
+        kafka = [f"{n.name:9} {state(n.running):8} {n.address}  (Kafka {self.kafka_version or '?'})"
+                 for n in self.kafka_nodes]
         return [
-            f"kafka     {state(self.kafka_running):8} {self.bootstrap_servers}  (Kafka {self.kafka_version or '?'})",
+            *kafka,
             f"postgres  {state(self.postgres_running):8} {self.postgres_dsn}  (PostgreSQL {self.postgres_version or '?'})",
             f"data      {self.data_dir}",
         ]
+
+
+def state_file(settings: StackSettings) -> Path:
+    """Where ``up`` records what it started and where it listens."""
+    return settings.data_dir / "stack.json"
 
 
 class Stack:
@@ -44,7 +61,7 @@ class Stack:
         self.settings = settings
         self.kafka = EmbeddedKafka(settings)
         self.postgres = EmbeddedPostgres(settings)
-        self._state_file = settings.data_dir / "stack.json"
+        self._state_file = state_file(settings)
 
     def up(self) -> StackStatus:
         """Start whatever is not running yet; a second ``up`` is a no-op.
@@ -73,10 +90,9 @@ class Stack:
         return status
 
     def down(self) -> list[str]:
-        """Stop the services this stack started. Returns the names of those stopped."""
-        stopped = []
-        if self.kafka.stop():
-            stopped.append("kafka")
+        """Stop the services this stack started (every Kafka node). Returns the names
+        of those stopped."""
+        stopped = self.kafka.stop()
         if self.postgres.stop():
             stopped.append("postgres")
         self._state_file.unlink(missing_ok=True)
@@ -93,6 +109,8 @@ class Stack:
             kafka_version=self.kafka.version(),
             postgres_version=self.postgres.version() if pg_running else None,
             data_dir=self.settings.data_dir,
+            kafka_nodes=tuple(NodeStatus(n.name, n.is_running(), n.bootstrap_servers, n.pid())
+                              for n in self.kafka.nodes),
         )
 
     def env(self) -> dict[str, str]:
@@ -104,9 +122,10 @@ class Stack:
 
     def _preflight(self) -> None:
         s = self.settings
-        if not self.kafka.is_running():
-            ensure_port_free(s.host, s.kafka_port, "Kafka")
-            ensure_port_free(s.host, s.controller_port, "Kafka controller")
+        self.kafka.check_layout()
+        for node in self.kafka.nodes:
+            if not node.is_running():
+                node.preflight()
         if not self.postgres.is_running():
             ensure_port_free(s.host, s.pg_port, "PostgreSQL")
 
@@ -117,7 +136,13 @@ class Stack:
             "postgres": status.postgres_dsn,
             "kafka_version": status.kafka_version,
             "postgres_version": status.postgres_version,
-            "kafka_pid": self.kafka.pid(),
+            "kafka_pids": self.kafka.pids(),
+            # Where it listens, so commands run without the same WAVESTREAM_STACK_*
+            # settings still find it (wavestream.stack.locate).
+            "host": self.settings.host,
+            "kafka_port": self.settings.kafka_port,
+            "controller_port": self.settings.controller_port,
+            "pg_port": self.settings.pg_port,
             "up_seconds": round(seconds, 2),
         }
         self._state_file.write_text(json.dumps(state, indent=2) + "\n")

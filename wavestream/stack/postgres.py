@@ -29,12 +29,11 @@ import subprocess
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import psycopg2
 from psycopg2 import sql
 
-from wavestream.config import StackSettings, redact_dsn
+from wavestream.config import StackSettings, redact_dsn, url_dsn
 from wavestream.stack.exceptions import MissingTool, PortInUse, StackError
 from wavestream.stack.process import ensure_port_free, pid_alive, read_pid, stop_pid, tail, wait_until, write_pid
 
@@ -184,10 +183,7 @@ class EmbeddedPostgres:
             password = self.password_file.read_text().strip()
         except OSError as exc:
             raise StackError(f"no PostgreSQL password file at {self.password_file}: start it first") from exc
-        host = self.settings.host
-        if ":" in host:
-            host = f"[{host}]"
-        return f"postgresql://{SUPERUSER}:{quote(password, safe='')}@{host}:{self.settings.pg_port}/{DATABASE}"
+        return url_dsn(SUPERUSER, password, self.settings.host, self.settings.pg_port, DATABASE)
 
     def pid(self) -> int | None:
         """The postmaster pid recorded by start(), or None when it is not running."""

@@ -34,6 +34,16 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+def port_answers(host: str, port: int) -> bool:
+    """True when something accepts a TCP connection on ``host:port`` right now."""
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        try:
+            return probe.connect_ex((host, port)) == 0
+        except OSError:
+            return False
+
+
 def ensure_port_free(host: str, port: int, service: str) -> None:
     """Raises:
     PortInUse: the port is taken, naming the port and the service that needed it.
