@@ -59,7 +59,7 @@ def pipeline(settings, bootstrap: str, postings: list[dict], tmp: Path, max_sequ
     pool = Workers(bootstrap, tmp)
     events = Events(settings)
     try:
-        pool.start("router", "router", "--workflow", str(workflow), "--instance-id", f"r-{suffix}")
+        pool.start("router", "router", "--workflow", str(workflow), "--instance-id", f"r-{suffix}", "--from", "earliest")
         stage_args = [arg for stage in names.values() for arg in ("--stage", stage)]
         pool.start("worker", "worker", *stage_args, "--workflow", str(workflow), "--instance-id", "1",
                    "--batch", str(max(8, len(postings))), "--batch-ms", "2000")

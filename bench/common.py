@@ -30,7 +30,7 @@ from confluent_kafka import KafkaException, TopicPartition  # noqa: E402
 from wavestream.clients import build_admin, build_consumer, build_producer, high_watermarks  # noqa: E402
 from wavestream.codec import AvroCodec  # noqa: E402
 from wavestream.config import KafkaSettings, StackSettings  # noqa: E402
-from wavestream.topics import EVENTS, create_topics, topic_specs, workflow_stages  # noqa: E402
+from wavestream.topics import EVENTS, create_topics, topic_specs, workflow_name, workflow_stages  # noqa: E402
 
 CODEC = AvroCodec()
 
@@ -63,7 +63,7 @@ def write_workflow(directory: Path, name: str, doc: dict[str, Any]) -> Path:
 
 
 def create_workflow_topics(settings: KafkaSettings, workflow: Path) -> None:
-    create_topics(build_admin(settings), topic_specs(workflow_stages(workflow), settings))
+    create_topics(build_admin(settings), topic_specs(workflow_stages(workflow), settings, workflow_name(workflow)))
 
 
 def posting(posting_id: str, **extra: Any) -> dict[str, Any]:

@@ -79,7 +79,12 @@ def worker(stages: tuple[str, ...], models: tuple[str, ...], workflow: Path, ins
 @_workflow_option
 @click.option("--instance-id", default=None, help="stable id of this instance (default: host name)")
 @click.option("--batch", "batch_size", default=100, show_default=True, type=click.IntRange(1, 10_000))
-def router(workflow: Path, instance_id: str | None, batch_size: int) -> None:
+@click.option("--from", "start", type=click.Choice(["earliest", "latest"]), default=None,
+              help="where a router group without committed offsets (a new workflow, or expired offsets) starts "
+                   "on `postings`: earliest routes every posting ever submitted, latest only new ones. Without "
+                   "it such a group refuses to start while `postings` holds records; a group with offsets "
+                   "always resumes from them")
+def router(workflow: Path, instance_id: str | None, batch_size: int, start: str | None) -> None:
     """Route `postings` into the workflow's entry stages (emits PostingReceived)."""
     import socket
 
@@ -88,7 +93,7 @@ def router(workflow: Path, instance_id: str | None, batch_size: int) -> None:
     from wavestream.config import KafkaSettings
 
     loop = build_router(KafkaSettings.from_env(), load_valid_workflow(workflow),
-                        instance=instance_id or socket.gethostname(), batch_size=batch_size)
+                        instance=instance_id or socket.gethostname(), batch_size=batch_size, start=start)
     _run_loop(loop)
 
 

@@ -41,3 +41,8 @@ class PermanentActorError(ActorError):
 
     retryable = False
     status = "[FAILED]"
+
+
+class StartPositionError(WavestreamError):
+    """Where a consumer group starts reading is not decided: its group has no committed
+    offsets (a new group, or offsets that expired) and no start position was chosen."""

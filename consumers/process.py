@@ -82,7 +82,7 @@ def build_workers(settings: KafkaSettings, workflow_path: Path, stages: Sequence
     sharing = _engine_sharing(workflow, names)
     codec = AvroCodec.from_settings(settings)
     if cancellations is None:
-        registry = CancelRegistry(settings, codec)
+        registry = CancelRegistry(settings, codec, workflow.name)
         registry.catch_up()
         cancellations = LockedCancels(registry)
     for model, users in _by_model(workflow, names).items():

@@ -3,7 +3,14 @@ first stage's command, chosen by the workflow's entry points (DESIGN §2).
 
 Runs on the same exactly-once loop as the stage workers, in consumer group
 ``wavestream-router-<workflow name>``. A posting no entry point accepts gets a
-``PostingRejected`` event, never a silent drop.
+``PostingRejected`` event, never a silent drop. Event ids derive from the workflow's
+name, so two workflows routing the same ``postings`` never share one.
+
+Where a group starts is an explicit choice (:func:`resolve_start`): a group with
+committed offsets resumes from them; a group with none (a new workflow, or offsets that
+expired after the broker's ``offsets.retention.minutes`` while no router ran) refuses to
+start while ``postings`` holds records, unless ``--from earliest`` (route every posting
+ever submitted) or ``--from latest`` (only postings submitted from now on) says which.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from wavestream.logs import bind
 from wavestream.topics import DEADLETTER, EVENTS, POSTINGS, router_group, stage_topic
 
 log = logging.getLogger(__name__)
+START_CHOICES = ("earliest", "latest")
 
 
 def _millis(value: Any) -> int:
@@ -46,7 +54,8 @@ class RouterHandler:
         cause = f"posting:{posting_id}:{_millis(posting['submitted_at'])}"
         correlation_id = new_correlation_id()
         common = dict(posting_id=posting_id, attempt=0, correlation_id=correlation_id, worker_id=self.ctx.worker_id,
-                      command_id=cause, occurred_at=now_ms, workflow_sha256=self.workflow.sha256)
+                      command_id=cause, occurred_at=now_ms, workflow_sha256=self.workflow.sha256,
+                      workflow=self.workflow.name)
         received = make_event("PostingReceived", {"posting": posting}, stage=None, causation_id=cause, **common)
         events = [received]
         entry = self.workflow.entry_for(posting)
@@ -68,12 +77,66 @@ class RouterHandler:
         return to_outcome(self.codec, emission, posting_id, log)
 
 
+def resolve_start(settings: KafkaSettings, group_id: str, start: str | None) -> None:
+    """Decide where ``group_id`` starts on ``postings``, before its loop joins the group
+    (whose ``auto.offset.reset`` is ``earliest``: it applies only where this allows it).
+
+    - The group has committed offsets: it resumes from them; a partition without one
+      (no posting had reached it) starts at its beginning.
+    - It has none and ``postings`` is empty: nothing to replay, start at the beginning.
+    - It has none and ``postings`` holds records: ``start`` decides. ``earliest`` routes
+      every posting ever submitted; ``latest`` commits the current ends as the group's
+      offsets first, so only new postings are routed. Both are logged as warnings.
+
+    Raises:
+        StartPositionError: the group has no offsets, ``postings`` holds records and
+            ``start`` is None; or ``start`` is not ``earliest``/``latest``.
+        KafkaClientError: offsets or watermarks cannot be read or committed.
+    """
+    from confluent_kafka import KafkaException, TopicPartition
+
+    from consumers.exceptions import StartPositionError
+    from wavestream.clients import build_consumer, watermark_offsets
+    from wavestream.exceptions import KafkaClientError
+
+    if start is not None and start not in START_CHOICES:
+        raise StartPositionError(f"unknown start position {start!r} ({' or '.join(START_CHOICES)})")
+    consumer = build_consumer(settings, group_id)
+    try:
+        count = len(consumer.list_topics(POSTINGS, timeout=30).topics[POSTINGS].partitions)
+        partitions = [TopicPartition(POSTINGS, p) for p in range(count)]
+        committed = consumer.committed(partitions, timeout=30)
+        if any(tp.offset >= 0 for tp in committed):
+            log.info("router group %s resumes from its committed offsets on %s", group_id, POSTINGS)
+            return
+        marks = {tp.partition: watermark_offsets(consumer, tp) for tp in partitions}
+        behind = sum(high - low for low, high in marks.values())
+        if behind == 0:
+            return
+        if start is None:
+            raise StartPositionError(
+                f"consumer group {group_id} has no committed offsets on {POSTINGS}, which holds {behind} "
+                f"records: a new workflow, or offsets that expired while no router ran. Choose where it starts: "
+                f"--from earliest routes every posting ever submitted, --from latest only new ones")
+        if start == "latest":
+            ends = [TopicPartition(POSTINGS, p, high) for p, (_, high) in marks.items()]
+            consumer.commit(offsets=ends, asynchronous=False)
+        log.warning("router group %s has no committed offsets on %s (%d records): starting from the %s "
+                    "offsets as --from %s says", group_id, POSTINGS, behind, start, start)
+    except KafkaException as exc:
+        raise KafkaClientError(f"cannot decide where group {group_id} starts on {POSTINGS}: {exc}") from exc
+    finally:
+        consumer.close()
+
+
 def build_router(settings: KafkaSettings, workflow: Workflow, *, instance: str, batch_size: int = 100,
-                 batch_max_s: float = 10.0, poll_s: float = 0.2) -> TransactionalLoop:
-    """The router's loop, checked before it runs.
+                 batch_max_s: float = 10.0, poll_s: float = 0.2, start: str | None = None) -> TransactionalLoop:
+    """The router's loop, checked before it runs; ``start`` is where a group without
+    committed offsets begins (:func:`resolve_start`).
 
     Raises:
         TopicError: ``postings``, ``events``, ``deadletter`` or an entry stage's topic is missing.
+        StartPositionError: the group has no offsets, ``postings`` holds records and no ``start``.
     """
     from wavestream.clients import build_admin
     from wavestream.topics import require_topics
@@ -82,7 +145,9 @@ def build_router(settings: KafkaSettings, workflow: Workflow, *, instance: str, 
     require_topics(build_admin(settings), [POSTINGS, EVENTS, DEADLETTER, *entries])
     worker_id = f"wavestream-router-{workflow.name}-{instance}"
     handler = RouterHandler(workflow, AvroCodec.from_settings(settings), worker_id)
-    config = LoopConfig(group_id=router_group(workflow.name), topics=[POSTINGS],
+    group_id = router_group(workflow.name)
+    resolve_start(settings, group_id, start)
+    config = LoopConfig(group_id=group_id, topics=[POSTINGS],
                         transactional_id=worker_id, batch_size=batch_size, batch_max_s=batch_max_s, poll_s=poll_s,
-                        component="router")
+                        component="router", consumer_overrides={"auto.offset.reset": "earliest"})
     return TransactionalLoop(settings, config, handler, handler.codec, logger=bind(log, worker_id=worker_id))

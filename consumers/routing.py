@@ -62,17 +62,19 @@ def event(ctx: Context, command: Mapping[str, Any], event_type: str, payload: Ma
         attempt=command["attempt"], correlation_id=command["correlation_id"],
         causation_id=causation_id or command["command_id"], worker_id=ctx.worker_id,
         command_id=command["command_id"], occurred_at=now_ms, workflow_sha256=ctx.workflow.sha256,
+        workflow=ctx.workflow.name,
     )
 
 
 def stage_command(ctx: Context, *, cause_id: str, stage: str, posting: Mapping[str, Any], correlation_id: str,
-                  outputs: Mapping[str, str], now_ms: int) -> dict[str, Any]:
-    """Attempt 1 of ``stage`` for ``posting``, caused by event or command ``cause_id``."""
+                  outputs: Mapping[str, str], now_ms: int, epoch: int = 0) -> dict[str, Any]:
+    """Attempt 1 of ``stage`` for ``posting``, caused by event or command ``cause_id``, in
+    cancel epoch ``epoch`` (:mod:`consumers.cancel`)."""
     return {
         "command_id": command_id(cause_id, stage), "posting_id": posting["posting_id"], "stage": stage,
         "attempt": 1, "correlation_id": correlation_id, "causation_id": cause_id, "issued_at": now_ms,
         "not_before": None, "workflow": ctx.workflow.name, "workflow_sha256": ctx.workflow.sha256,
-        "posting": dict(posting), "outputs": dict(outputs),
+        "posting": dict(posting), "outputs": dict(outputs), "epoch": int(epoch),
     }
 
 
@@ -146,14 +148,18 @@ def _route(ctx: Context, command: Mapping[str, Any], from_stage: str, branch: Br
                                  {"from_stage": from_stage, "to_stage": branch.next, "condition": branch.when},
                                  causation_id=cause_id, now_ms=now_ms))
     nxt = stage_command(ctx, cause_id=cause_id, stage=branch.next, posting=command["posting"],
-                        correlation_id=command["correlation_id"], outputs=outputs, now_ms=now_ms)
+                        correlation_id=command["correlation_id"], outputs=outputs, now_ms=now_ms,
+                        epoch=int(command.get("epoch") or 0))
     emission.commands.append((stage_topic(branch.next), nxt))
 
 
 def route_decision(ctx: Context, command: Mapping[str, Any], stage: Stage, decision: str, decided_by: str | None,
                    cause_id: str, now_ms: int) -> Emission:
-    """DecisionRecorded for a waiting human stage, then the route its branches pick for
-    the decision (the decision is the stage's output)."""
+    """DecisionRecorded for a waiting human stage (``command``, the parked command), then
+    the route its branches pick for the decision (the decision is the stage's output).
+    Event ids derive from ``cause_id`` (the decide command), not from the parked command:
+    two decisions never share an id."""
+    command = {**command, "command_id": cause_id}
     recorded = event(ctx, command, "DecisionRecorded", {"decision": decision, "decided_by": decided_by},
                      causation_id=cause_id, now_ms=now_ms)
     emission = Emission([recorded])

@@ -28,7 +28,7 @@ from wavestream.codec import AvroCodec
 from wavestream.exceptions import CodecError
 from wavestream.config import KafkaSettings
 from wavestream.logs import bind
-from wavestream.topics import COMMANDS, DEADLETTER, EVENTS, retry_topic, stage_group, stage_topic
+from wavestream.topics import DEADLETTER, EVENTS, control_topic, retry_topic, stage_group, stage_topic
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,12 @@ class StageHandler:
     """Runs the stage's actor on one command and says what to produce."""
 
     def __init__(self, workflow: Workflow, stage: Stage, actor: Any, codec: AvroCodec, worker_id: str,
-                 circuit: CircuitBreaker | None = None, is_cancelled: Callable[[str], bool] | None = None,
+                 circuit: CircuitBreaker | None = None, is_cancelled: Callable[[str, int], bool] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.workflow, self.stage, self.actor, self.codec = workflow, stage, actor, codec
         self.ctx = Context(workflow, worker_id)
         self.circuit = circuit or CircuitBreaker(stage.circuit.threshold, stage.circuit.open_timeout_s, clock)
-        self.is_cancelled = is_cancelled or (lambda posting_id: False)
+        self.is_cancelled = is_cancelled or (lambda posting_id, epoch: False)
         self._clock = clock
         self.log = bind(log, stage=stage.name, worker_id=worker_id)
 
@@ -100,7 +100,7 @@ class StageHandler:
                 results[i] = PoisonRecord(f"command for stage {command['stage']!r} on the topic of {self.stage.name!r}")
             elif (self.not_before(command) or 0) > self._clock():
                 results[i] = Outcome(defer_until=self.not_before(command))
-            elif self.is_cancelled(command["posting_id"]):
+            elif self.is_cancelled(command["posting_id"], int(command.get("epoch") or 0)):
                 reason = f"cancelled: pending {self.stage.name} command skipped"
                 results[i] = self._outcome(Emission([event(self.ctx, command, "PostingCancelled",
                                                            {"reason": reason}, now_ms=now_ms)]), command)
@@ -181,7 +181,7 @@ def required_topics(workflow: Workflow, stage: Stage) -> list[str]:
     targets = {b.next for b in stage.branches if b.next != DONE}
     if workflow.error_handler and workflow.error_handler != stage.name:
         targets.add(workflow.error_handler)
-    return [stage_topic(stage.name), retry_topic(stage.name), EVENTS, DEADLETTER, COMMANDS,
+    return [stage_topic(stage.name), retry_topic(stage.name), EVENTS, DEADLETTER, control_topic(workflow.name),
             *sorted(stage_topic(t) for t in targets)]
 
 
@@ -229,7 +229,7 @@ def build_worker(settings: KafkaSettings, workflow_path: Path, options: WorkerOp
     actor = build_actor(stage, workflow)
     codec = AvroCodec.from_settings(settings)
     if cancellations is None:
-        cancellations = CancelRegistry(settings, codec)
+        cancellations = CancelRegistry(settings, codec, workflow.name)
         cancellations.catch_up()
     return stage_loop(settings, workflow, stage, actor, options, cancellations, codec)
 

@@ -42,14 +42,26 @@ def command(ctx: click.Context, topic: str | None) -> None:
 
 
 _by = click.option("--by", "issued_by", default=None, help="who issues it (default: the current user)")
+_workflow = click.option("--workflow", "workflow", type=click.Path(dir_okay=False, path_type=Path),
+                         default=lambda: str(_default_workflow()), show_default="workflows/default.yaml",
+                         help="workflow YAML the stage must belong to")
+
+
+def _default_workflow() -> Path:
+    from wavestream.resources import default_workflow
+
+    return default_workflow()
+
 _id = click.option("--command-id", default=None, help="explicit id: re-sending it is handled once")
 
 
-def _send(action: str, posting_id: str, **fields) -> None:
-    from producers.command import build_command, send_command
+def _send(action: str, posting_id: str, workflow: Path | None = None, **fields) -> None:
+    from producers.command import build_command, check_stage, send_command
     from wavestream.config import KafkaSettings
 
     cmd = build_command(action, posting_id, **fields)
+    if workflow is not None:
+        check_stage(action, cmd["stage"], workflow)
     topic = (click.get_current_context().obj or {}).get("topic")
     send_command(cmd, KafkaSettings.from_env(), topic=topic)
     click.echo(f"sent {action} {cmd['command_id']} for posting {cmd['posting_id']}")
@@ -59,11 +71,13 @@ def _send(action: str, posting_id: str, **fields) -> None:
 @click.argument("posting_id")
 @click.option("--stage", required=True, help="the stage to run again")
 @click.option("--reason", default=None)
+@_workflow
 @_by
 @_id
-def rerun(posting_id: str, stage: str, reason: str | None, issued_by: str | None, command_id: str | None) -> None:
-    """Run STAGE again for POSTING_ID."""
-    _send("rerun", posting_id, stage=stage, reason=reason, issued_by=issued_by, command_id=command_id)
+def rerun(posting_id: str, stage: str, reason: str | None, workflow: Path, issued_by: str | None,
+          command_id: str | None) -> None:
+    """Run STAGE again for POSTING_ID (STAGE must be a stage of the workflow)."""
+    _send("rerun", posting_id, workflow, stage=stage, reason=reason, issued_by=issued_by, command_id=command_id)
 
 
 @command.command("decide")
@@ -71,12 +85,13 @@ def rerun(posting_id: str, stage: str, reason: str | None, issued_by: str | None
 @click.argument("decision")
 @click.option("--stage", required=True, help="the human stage the posting waits on")
 @click.option("--reason", default=None)
+@_workflow
 @_by
 @_id
-def decide(posting_id: str, decision: str, stage: str, reason: str | None, issued_by: str | None,
+def decide(posting_id: str, decision: str, stage: str, reason: str | None, workflow: Path, issued_by: str | None,
            command_id: str | None) -> None:
     """Resolve POSTING_ID waiting on a human stage with DECISION."""
-    _send("decide", posting_id, decision=decision, stage=stage, reason=reason, issued_by=issued_by,
+    _send("decide", posting_id, workflow, decision=decision, stage=stage, reason=reason, issued_by=issued_by,
           command_id=command_id)
 
 

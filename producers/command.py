@@ -62,6 +62,27 @@ def build_command(action: str, posting_id: str, *, stage: str | None = None, dec
     }
 
 
+def check_stage(action: str, stage: str, workflow_path: Any) -> None:
+    """Refuse a ``rerun``/``decide`` whose stage the workflow does not have (and a
+    ``decide`` on a stage that is not a ``human`` stage) before anything is sent.
+
+    Raises:
+        CommandError: the workflow cannot be read, or the stage does not fit.
+    """
+    from consumers.workflow import load_workflow
+
+    try:
+        workflow = load_workflow(workflow_path)
+    except WavestreamError as exc:
+        raise CommandError(f"cannot read workflow {workflow_path}: {exc}") from exc
+    found = workflow.stages.get(stage)
+    if found is None:
+        raise CommandError(f"workflow {workflow.name} has no stage {stage!r} "
+                           f"(stages: {', '.join(workflow.stages)})")
+    if action == "decide" and found.actor.kind != "human":
+        raise CommandError(f"stage {stage} of workflow {workflow.name} is not a human stage: nothing to decide")
+
+
 def send_command(command: dict[str, Any], settings: Any, *, codec: Any = None, topic: str | None = None,
                  timeout_s: float = 30.0) -> None:
     """Produce ``command`` (idempotent producer, acks=all) and wait for its delivery.

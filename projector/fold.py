@@ -28,8 +28,12 @@ SCORE_STAGES = frozenset({"score", "scoring"})
 
 #: PostingCompleted statuses that mean the workflow ended on its error path.
 FAILED_STATUSES = frozenset({"failed", "failure", "error", "errored", "timeout"})
-#: Statuses later events do not leave: a cancelled or rejected posting stays so.
+#: Statuses the journey's own progress does not leave: only a rerun (a ``PostingRouted``
+#: with condition ``rerun``) or a new journey (a re-submission) lifts them. Outputs of
+#: work that was already running still land.
 STICKY = frozenset({"cancelled", "rejected"})
+#: The ``PostingRouted`` condition the command processor writes for a rerun.
+RERUN = "rerun"
 
 POSTING_COLUMNS = (
     "posting_id", "correlation_id", "title", "company", "location", "description", "url",
@@ -48,6 +52,8 @@ CHECKPOINT_COLUMNS = (
 
 #: Events that are about an actor, not a posting.
 ACTOR_ONLY = frozenset({"CircuitOpened", "CircuitClosed"})
+#: Events that change no posting row: actor events and rejected operator commands.
+NO_POSTING_CHANGE = ACTOR_ONLY | {"CommandRejected"}
 
 _POSTING_FIELDS = ("title", "company", "location", "description", "url", "source", "submitted_at")
 _LEADING_INT = re.compile(r"\s*(-?\d{1,12})\b\s*[-:.,;)]*\s*(.*)", re.S)
@@ -58,6 +64,23 @@ def new_state(posting_id: str) -> dict[str, Any]:
     state.update(posting_id=posting_id, attributes={}, outputs={}, status="received",
                  error_count=0, execution_seq=0, event_count=0)
     return state
+
+
+def _starts_journey(state: dict[str, Any] | None, event: dict[str, Any]) -> bool:
+    """Whether a ``PostingReceived`` begins a new journey: the posting has none yet (no
+    row, or only a rejected row), or it is a re-submission (another ``submitted_at``).
+    A second workflow routing the same submission joins the journey instead."""
+    if state is None or state["received_at"] is None:
+        return True
+    return event["payload"]["posting"].get("submitted_at") != state["submitted_at"]
+
+
+def _belongs(state: dict[str, Any] | None, event: dict[str, Any]) -> bool:
+    """Whether a ``PostingRejected`` is about this posting's journey: a rejection of a
+    row that never became a posting (no journey yet) or one the journey itself emitted
+    (same correlation id, e.g. no entry point accepted it). A rejected duplicate or
+    invalid re-submission of an existing posting is not."""
+    return state is None or state["received_at"] is None or event["correlation_id"] == state["correlation_id"]
 
 
 def parse_score(output: str) -> tuple[int | None, str | None]:
@@ -94,11 +117,16 @@ def fold_event(state: dict[str, Any] | None, event: dict[str, Any],
     """(new posting row, checkpoint row or None) after ``event`` at Kafka ``offset``.
 
     ``state`` is the posting's current row (None when it has none yet). Returns
-    ``(state, None)`` unchanged for events that are about an actor, not a posting.
+    ``(state, None)`` unchanged for events that change no posting: actor events, a
+    ``CommandRejected``, and a ``PostingRejected`` that is not about the posting's
+    journey (:func:`_belongs`). A ``PostingReceived`` that starts a new journey
+    (:func:`_starts_journey`) clears the previous journey's outputs, counts and status.
     """
     kind = event["event_type"]
-    if kind in ACTOR_ONLY:
+    if kind in NO_POSTING_CHANGE or (kind == "PostingRejected" and not _belongs(state, event)):
         return state, None
+    if kind == "PostingReceived" and _starts_journey(state, event):
+        state = {**new_state(event["posting_id"]), "correlation_id": event["correlation_id"]}
     s = dict(state) if state is not None else new_state(event["posting_id"])
     s["outputs"] = dict(s["outputs"] or {})
     p = event["payload"]
@@ -116,6 +144,9 @@ def fold_event(state: dict[str, Any] | None, event: dict[str, Any],
         s["received_at"] = s["received_at"] or at
     elif kind == "PostingRouted":
         s["current_stage"], s["stage_since"] = p["to_stage"], at
+        if p.get("condition") == RERUN:  # a rerun lifts a cancel or a rejection
+            sticky = False
+            s["completed_at"] = s["final_status"] = None
         if not sticky:
             s["status"] = "in_progress"
     elif kind in ("InteractionCompleted", "InteractionFailed"):
@@ -148,6 +179,10 @@ def fold_event(state: dict[str, Any] | None, event: dict[str, Any],
             s["status"] = "failed" if str(p["status"]).lower() in FAILED_STATUSES else "completed"
             s["completed_at"] = at
         checkpoint = (p["final_stage"], s["status"], True)
+    elif kind == "PostingCancelled" and event.get("stage"):
+        # A worker skipping a pending command of a cancelled posting: it confirms the
+        # cancel and never re-cancels a posting whose cancel a rerun lifted since.
+        checkpoint = (event["stage"], "skipped", True)
     elif kind in ("PostingRejected", "PostingCancelled"):
         s["status"] = "rejected" if kind == "PostingRejected" else "cancelled"
         if p.get("reason"):

@@ -43,7 +43,7 @@ from psycopg2.extras import execute_values
 
 from projector.dberrors import FOLD_ERRORS, refused_or_transient
 from projector.exceptions import OffsetConflict, RecordRefused, TransientDatabaseError
-from projector.fold import (ACTOR_ONLY, CHECKPOINT_COLUMNS, JSON_COLUMNS, POSTING_COLUMNS,
+from projector.fold import (CHECKPOINT_COLUMNS, JSON_COLUMNS, NO_POSTING_CHANGE, POSTING_COLUMNS,
                             ActorTotals, checkpoint_values, fold_event, posting_values)
 from projector.records import EVENT_COLUMNS, PROJECTION, Record, event_row
 from wavestream.config import PostgresSettings
@@ -311,7 +311,8 @@ class Repository:
         return ids
 
     def _apply_postings(self, cur: Any, new: list[Record]) -> None:
-        ids = sorted({r.event["posting_id"] for r in new if r.event["event_type"] not in ACTOR_ONLY})
+        # A CommandRejected changes no posting (and may name one that does not exist).
+        ids = sorted({r.event["posting_id"] for r in new if r.event["event_type"] not in NO_POSTING_CHANGE})
         if not ids:
             return
         cur.execute(f"SELECT {', '.join(POSTING_COLUMNS)} FROM postings WHERE posting_id = ANY(%s)", (ids,))

@@ -152,10 +152,10 @@ _workflow_option = click.option(
 
 
 def _topic_specs(workflow: Path):
-    from wavestream.topics import topic_specs, workflow_stages
+    from wavestream.topics import topic_specs, workflow_name, workflow_stages
 
     settings = KafkaSettings.from_env()
-    return settings, topic_specs(workflow_stages(workflow), settings)
+    return settings, topic_specs(workflow_stages(workflow), settings, workflow_name(workflow))
 
 
 @topics.command("create")

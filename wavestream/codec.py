@@ -43,7 +43,7 @@ from wavestream.exceptions import CodecError, SchemaError
 from wavestream.resources import resource_dir
 
 NAMESPACE = "wavestream.v1"
-RECORD_NAMES = ("Posting", "StageCommand", "InteractionCommand", "InteractionEvent")
+RECORD_NAMES = ("Posting", "StageCommand", "InteractionCommand", "InteractionEvent", "PostingControl")
 DEFAULT_SCHEMA_DIR = resource_dir("schemas")
 CURRENT = "current"
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
@@ -60,12 +60,15 @@ _TOPIC_RECORDS = {
 
 
 def record_for_topic(topic: str) -> str:
-    """The short record name carried by ``topic`` (``stage.*`` -> ``StageCommand``).
+    """The short record name carried by ``topic`` (``stage.*`` -> ``StageCommand``,
+    ``commands.state.*`` -> ``PostingControl``).
     Raises CodecError(reason="unknown_topic") for a topic without records (deadletter)."""
     if topic in _TOPIC_RECORDS:
         return _TOPIC_RECORDS[topic]
     if topic.startswith("stage.") and len(topic) > len("stage."):
         return "StageCommand"
+    if topic.startswith("commands.state.") and len(topic) > len("commands.state."):
+        return "PostingControl"
     raise CodecError(f"topic {topic!r} carries no Avro record", reason="unknown_topic")
 
 

@@ -37,6 +37,7 @@ EVENT_TYPES = (
     "PostingCancelled",
     "CircuitOpened",
     "CircuitClosed",
+    "CommandRejected",
 )
 
 
@@ -51,15 +52,19 @@ def _check_event_type(event_type: str) -> None:
         raise CodecError(f"unknown event type {event_type!r}", reason="invalid_record")
 
 
-def event_id(command_id: str, attempt: int, event_type: str) -> str:
-    """The id of the ``event_type`` event emitted for attempt ``attempt`` of
-    ``command_id`` (or of another unique cause, e.g. ``file.jsonl:12`` for a rejection).
+def event_id(command_id: str, attempt: int, event_type: str, workflow: str | None = None) -> str:
+    """The id of the ``event_type`` event emitted by workflow ``workflow`` for attempt
+    ``attempt`` of ``command_id`` (or of another unique cause, e.g. ``file.jsonl:12`` for
+    a rejection). Two workflows handling the same posting or command never share an id;
+    ``workflow`` None is for events no workflow emits (``submit``'s rejections).
 
     Raises:
         CodecError: (reason ``invalid_record``) ``event_type`` is not in EVENT_TYPES.
     """
     _check_event_type(event_type)
-    return _derived_id("event", command_id, int(attempt), event_type)
+    if workflow is None:
+        return _derived_id("event", command_id, int(attempt), event_type)
+    return _derived_id("event", workflow, command_id, int(attempt), event_type)
 
 
 def command_id(cause_id: str, stage: str, attempt: int = 1) -> str:
@@ -98,6 +103,7 @@ def make_event(
     command_id: str | None = None,
     occurred_at: datetime | int | None = None,
     workflow_sha256: str | None = None,
+    workflow: str | None = None,
 ) -> dict[str, Any]:
     """An ``InteractionEvent`` dict, ready for ``AvroCodec.encode("InteractionEvent", ...)``::
 
@@ -106,8 +112,9 @@ def make_event(
          "occurred_at": datetime | int, "worker_id": str,
          "workflow_sha256": str | None, "payload": {...fields of event_type's record}}
 
-    ``event_id`` derives from ``command_id`` (the command being handled) or, when there
-    is none, from ``causation_id``, plus ``attempt`` and ``event_type``. ``occurred_at``
+    ``event_id`` derives from ``workflow`` (the emitting workflow's name; None only for
+    events outside any workflow), ``command_id`` (the command being handled) or, when
+    there is none, from ``causation_id``, plus ``attempt`` and ``event_type``. ``occurred_at``
     defaults to :func:`utcnow`; an int is milliseconds since the epoch. The payload is
     checked against the schema only when encoded.
 
@@ -116,7 +123,7 @@ def make_event(
     """
     _check_event_type(event_type)
     return {
-        "event_id": event_id(command_id if command_id is not None else causation_id, attempt, event_type),
+        "event_id": event_id(command_id if command_id is not None else causation_id, attempt, event_type, workflow),
         "event_type": event_type,
         "posting_id": posting_id,
         "stage": stage,

@@ -2,7 +2,9 @@
 
 ``postings``, ``events`` and ``commands`` keep records forever: they are the replay
 sources every read model is rebuilt from. ``deadletter`` keeps records forever too,
-so nothing routed there is lost before an operator looks at it.
+so nothing routed there is lost before an operator looks at it. ``commands.state.<workflow>``
+is compacted: the latest ``PostingControl`` per posting is the command processor's state
+(cancel epoch, commands already applied), read by the stage workers of that workflow.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ DEADLETTER = "deadletter"
 _FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 _WEEK_MS = str(7 * 24 * 3600 * 1000)
 _WORK = {"retention.ms": _WEEK_MS, "cleanup.policy": "delete"}
+_COMPACTED = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "compact"}
+_CONTROL_PREFIX = "commands.state."
 _DESCRIBED_KEYS = ("cleanup.policy", "retention.ms", "min.insync.replicas")
 _TIMEOUT_S = 30.0
 
@@ -36,6 +40,15 @@ def stage_topic(stage: str) -> str:
 
 def retry_topic(stage: str) -> str:
     return f"stage.{stage}.retry"
+
+
+def control_topic(workflow: str) -> str:
+    """The compacted topic of workflow ``workflow``'s ``PostingControl`` records."""
+    return f"{_CONTROL_PREFIX}{workflow}"
+
+
+def is_control_topic(topic: str) -> bool:
+    return topic.startswith(_CONTROL_PREFIX) and len(topic) > len(_CONTROL_PREFIX)
 
 
 def stage_group(stage: str) -> str:
@@ -77,9 +90,10 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-def topic_specs(stages: Iterable[str], settings: KafkaSettings) -> list[TopicSpec]:
-    """Every topic wavestream needs for the given stages, with explicit settings
-    (replication left to the cluster unless the settings fix it)."""
+def topic_specs(stages: Iterable[str], settings: KafkaSettings, workflow: str | None = None) -> list[TopicSpec]:
+    """Every topic wavestream needs for the given stages (and, with ``workflow``, that
+    workflow's control topic), with explicit settings (replication left to the cluster
+    unless the settings fix it)."""
     isr = {}
     if settings.min_insync_replicas is not None:
         isr["min.insync.replicas"] = str(settings.min_insync_replicas)
@@ -93,7 +107,25 @@ def topic_specs(stages: Iterable[str], settings: KafkaSettings) -> list[TopicSpe
     for stage in stages:
         specs.append(spec(stage_topic(stage), _WORK))
         specs.append(spec(retry_topic(stage), _WORK))
+    if workflow is not None:
+        specs.append(spec(control_topic(workflow), _COMPACTED))
     return specs
+
+
+def workflow_name(path: Path) -> str:
+    """The ``name`` a workflow YAML file declares.
+
+    Raises:
+        TopicError: the file is missing, not YAML, or declares no name.
+    """
+    try:
+        doc = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise TopicError(f"cannot read workflow {path}: {exc}") from exc
+    name = doc.get("name") if isinstance(doc, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        raise TopicError(f"workflow {path} declares no name")
+    return name
 
 
 def workflow_stages(path: Path) -> list[str]:

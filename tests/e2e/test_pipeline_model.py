@@ -87,7 +87,7 @@ def test_default_workflow_through_the_workers(kafka_settings, kafka_bootstrap, t
     procs = Procs(kafka_bootstrap, tmp_path)
     log = EventLog(kafka_settings, ids)
     try:
-        procs.start("router", "router", "--workflow", str(workflow), "--instance-id", f"r-{suffix}")
+        procs.start("router", "router", "--workflow", str(workflow), "--instance-id", f"r-{suffix}", "--from", "earliest")
         start_workers(procs, workflow, names)
         summary = submit_file(source, kafka_settings, progress=False)
         assert (summary.accepted, summary.rejected) == (3, 0)
@@ -132,7 +132,7 @@ def test_a_model_first_worker_killed_mid_run_completes_every_posting_exactly_onc
     procs = Procs(kafka_bootstrap, tmp_path)
     log = EventLog(kafka_settings, ids)
     try:
-        procs.start("router", "router", "--workflow", str(workflow), "--instance-id", f"r-{suffix}")
+        procs.start("router", "router", "--workflow", str(workflow), "--instance-id", f"r-{suffix}", "--from", "earliest")
         start_workers(procs, workflow, names)
         assert submit_file(source, kafka_settings, progress=False).accepted == len(ids)
         log.wait_for(lambda l: len(l.of("InteractionCompleted", names["summarize"])) >= 2, procs, max_rounds=3000,

@@ -112,7 +112,7 @@ def pipeline(cluster, settings, tmp_path_factory):
     supervisor = Supervisor(procs)
     schema = f"loss_{u}"
     try:
-        procs.start("router", "router", "--workflow", str(path), "--instance-id", "r1")
+        procs.start("router", "router", "--workflow", str(path), "--instance-id", "r1", "--from", "earliest")
         for stage in (a, b, h):
             procs.start(stage, "worker", "--stage", stage, "--workflow", str(path), "--instance-id", "1",
                         "--batch", "50", "--batch-ms", "2000")

@@ -70,7 +70,7 @@ class Stack:
 
 def _pipeline(stack: Stack, workflow: Path, stages: list[str], log_dir: Path) -> Procs:
     procs = Procs(stack.env["WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS"], log_dir)
-    procs.start("router", "router", "--workflow", str(workflow), "--instance-id", "r1")
+    procs.start("router", "router", "--workflow", str(workflow), "--instance-id", "r1", "--from", "earliest")
     for stage in stages:
         procs.start(stage, "worker", "--stage", stage, "--workflow", str(workflow), "--instance-id", "1",
                     "--batch", "20", "--batch-ms", "500")

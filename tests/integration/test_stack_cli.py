@@ -74,6 +74,7 @@ def test_up_topics_describe_down_twice(stack_env):
         assert rows["events"]["retention.ms"] == "-1"
         assert rows["postings"]["partitions"] == 3
         assert rows["stage.score"]["cleanup.policy"] == "delete"
+        assert rows["commands.state.job-postings"]["cleanup.policy"] == "compact"
 
         down = run(stack_env, "stack", "down")
         assert down.returncode == 0 and "kafka" in down.stdout and "postgres" in down.stdout, down.stdout

@@ -1,6 +1,6 @@
 """The command processor on a real broker: decide routes a posting waiting on a human
 stage, cancel stops a posting (workers skip its pending commands, a later decide is
-rejected), rerun re-issues a stage's command."""
+rejected with CommandRejected), rerun re-issues a stage's command."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def test_decide_cancel_and_rerun(kafka_settings, kafka_bootstrap, tmp_path):
         _send(kafka_settings, cancelled, "cancel", reason="duplicate")
         log.wait_for(lambda l: _of(l, cancelled, "PostingCancelled"), procs, what="the cancel")
         _send(kafka_settings, cancelled, "decide", stage=review, decision="approve")
-        log.wait_for(lambda l: _of(l, cancelled, "PostingRejected"), procs, what="the late decide rejected")
+        log.wait_for(lambda l: _of(l, cancelled, "CommandRejected"), procs, what="the late decide rejected")
 
         _send(kafka_settings, early, "cancel")  # cancelled before its command is even issued
         log.wait_for(lambda l: _of(l, early, "PostingCancelled"), procs, what="the early cancel")
@@ -84,7 +84,7 @@ def test_decide_cancel_and_rerun(kafka_settings, kafka_bootstrap, tmp_path):
     runs = _of(log, approved, "InteractionCompleted")
     assert len(runs) == 2 and len({e["event_id"] for e in runs}) == 2
     assert all(e["payload"]["output"] == f"Title {approved}" for e in runs)
-    (rejected,) = _of(log, cancelled, "PostingRejected")
+    (rejected,) = _of(log, cancelled, "CommandRejected")
     assert rejected["payload"]["reason"] == "decide: the posting was cancelled"
     assert not _of(log, cancelled, "DecisionRecorded") and not _of(log, cancelled, "PostingCompleted")
     skipped = [e for e in _of(log, early, "PostingCancelled") if e["stage"] == review]

@@ -26,7 +26,7 @@ from consumers.workflow import load_workflow
 from wavestream.clients import build_admin, build_consumer, build_producer, watermark_offsets
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
-from wavestream.topics import EVENTS, create_topics, topic_specs, workflow_stages
+from wavestream.topics import EVENTS, create_topics, topic_specs, workflow_name, workflow_stages
 
 ROOT = Path(__file__).resolve().parents[2]
 CODEC = AvroCodec()
@@ -59,7 +59,7 @@ def script_stage(callable_: str, next_stage: str, *, error: str | None = None, *
 
 
 def create_workflow_topics(settings: KafkaSettings, workflow: Path) -> None:
-    create_topics(build_admin(settings), topic_specs(workflow_stages(workflow), settings))
+    create_topics(build_admin(settings), topic_specs(workflow_stages(workflow), settings, workflow_name(workflow)))
 
 
 def worker_env(bootstrap: str) -> dict[str, str]:

@@ -35,7 +35,7 @@ def pipeline(kafka_settings, kafka_bootstrap, tmp_path_factory):
     create_workflow_topics(kafka_settings, path)
     procs = Procs(kafka_bootstrap, tmp)
     try:
-        procs.start("router", "router", "--workflow", str(path), "--instance-id", "r1")
+        procs.start("router", "router", "--workflow", str(path), "--instance-id", "r1", "--from", "earliest")
         for stage in (a, b, h):
             procs.start(stage, "worker", "--stage", stage, "--workflow", str(path), "--instance-id", "1",
                         "--batch", "50", "--batch-ms", "2000")

@@ -49,6 +49,7 @@ RECORDS = {
         "workflow_sha256": "ab" * 32,
         "posting": {**POSTING, "summary": "A data job."},
         "outputs": {"summarize": "A data job."},
+        "epoch": 2,
     },
     "InteractionCommand": {
         "command_id": "cmd-1",
@@ -60,6 +61,16 @@ RECORDS = {
         "issued_by": "alice",
         "issued_at": T0,
         "correlation_id": "corr-1",
+    },
+    "PostingControl": {
+        "posting_id": "p-1",
+        "epoch": 1,
+        "cancelled": True,
+        "cancelled_at": T0,
+        "changed_by": "cmd-1",
+        "changed_at": T0,
+        "decided": ["c-7"],
+        "handled": ["cmd-0", "cmd-1"],
     },
 }
 
@@ -82,6 +93,8 @@ PAYLOADS = {
     "PostingCancelled": {"reason": None},
     "CircuitOpened": {"actor_name": "smollm2", "failures": 5, "open_until": T0},
     "CircuitClosed": {"actor_name": "smollm2"},
+    "CommandRejected": {"reason": "decide: the posting is not awaiting a decision at review", "command_id": "cmd-1",
+                        "action": "decide", "stage": "review", "decision": "approve", "issued_by": "alice"},
 }
 
 

@@ -116,3 +116,13 @@ def test_default_occurred_at_is_utc_millis_and_round_trips():
 
 def test_sha256_hex():
     assert sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def test_event_ids_are_unique_per_workflow():
+    """Two workflows handling the same cause never share an event id; events outside any
+    workflow (submit's rejections) keep the workflow-less id."""
+    one, two = event_id("posting:p1:5", 0, "PostingReceived", "a"), event_id("posting:p1:5", 0, "PostingReceived", "b")
+    assert one != two and event_id("posting:p1:5", 0, "PostingReceived") not in (one, two)
+    value = make_event("PostingRouted", {"from_stage": None, "to_stage": "s", "condition": "*"}, **ENVELOPE,
+                       workflow="a")
+    assert value["event_id"] == event_id("cmd-1", 1, "PostingRouted", "a")

@@ -174,3 +174,15 @@ def test_cli_is_registered():
     assert result.exit_code == 0 and "rerun" in result.output and "decide" in result.output
     result = CliRunner().invoke(main, ["submit", "--help"])
     assert result.exit_code == 0 and "PostingRejected" in result.output
+
+
+def test_check_stage_refuses_a_stage_the_workflow_lacks():
+    from producers.command import CommandError, check_stage
+    from wavestream.resources import default_workflow
+
+    default = default_workflow()
+    check_stage("rerun", "summarize", default)
+    with pytest.raises(CommandError, match="no stage 'no_such_stage'"):
+        check_stage("rerun", "no_such_stage", default)
+    with pytest.raises(CommandError, match="not a human stage"):
+        check_stage("decide", "summarize", default)

@@ -17,9 +17,9 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def ev(kind: str, stage: str | None = None, payload: dict | None = None, *, n: int = 0, attempt: int = 1,
-       posting_id: str = "p-1") -> dict:
+       posting_id: str = "p-1", correlation_id: str = "corr-1") -> dict:
     return make_event(kind, PAYLOADS[kind] if payload is None else payload, posting_id=posting_id, stage=stage,
-                      attempt=attempt, correlation_id="corr-1", causation_id=f"c-{n}", worker_id="w",
+                      attempt=attempt, correlation_id=correlation_id, causation_id=f"c-{n}", worker_id="w",
                       occurred_at=T0 + timedelta(seconds=n))
 
 
@@ -78,7 +78,7 @@ def test_cancelled_is_sticky_and_decisions_are_recorded():
         ev("AwaitingDecision", "review", n=1),
     ])
     assert state["status"] == "awaiting_decision" and state["current_stage"] == "review"
-    state, _ = run([ev("DecisionRecorded", "review", n=2), ev("PostingCancelled", "review", n=3),
+    state, _ = run([ev("DecisionRecorded", "review", n=2), ev("PostingCancelled", None, n=3),
                     ev("PostingRouted", "score", {"from_stage": "review", "to_stage": "score", "condition": "*"}, n=4)],
                    state)
     assert state["decision"] == "approve" and state["status"] == "cancelled"
@@ -124,3 +124,71 @@ def test_actor_totals_are_additive():
     assert (row["duration_ms_min"], row["duration_ms_max"], row["completed_duration_ms"]) == (1000, 30000, 4000)
     assert row["completion_tokens"] == 40 and row["first_call_at"] == T0
     assert sorted(k[3] for k in totals.versions) == ["cd" * 32, "ee" * 32]  # drift: two versions
+
+
+# --- statuses follow the journey (issue 8 item 3) ------------------------------------------
+
+ROUTED = {"from_stage": None, "to_stage": "summarize", "condition": "*"}
+RERUN = {"from_stage": None, "to_stage": "summarize", "condition": "rerun"}
+DONE = {"final_stage": "score", "status": "done"}
+
+
+def received(n: int, correlation_id: str = "corr-1", submitted_at: datetime = T0) -> dict:
+    posting = {**PAYLOADS["PostingReceived"]["posting"], "submitted_at": submitted_at}
+    return ev("PostingReceived", payload={"posting": posting}, n=n, correlation_id=correlation_id)
+
+
+def test_a_rejected_command_changes_no_posting():
+    done, _ = run([received(0), ev("PostingCompleted", "score", DONE, n=1)])
+    rejected = ev("CommandRejected", None, n=2, attempt=0)
+    assert fold_event(done, rejected, 2) == (done, None)
+    assert fold_event(None, rejected, 2) == (None, None)  # nor creates one
+
+
+def test_a_duplicate_rows_rejection_leaves_the_accepted_posting_completed():
+    duplicate = ev("PostingRejected", None, n=1, attempt=0, correlation_id="random-at-ingest")
+    # The rejection reaches `events` first (submit writes it directly), the journey after.
+    state, _ = run([duplicate, received(2), ev("PostingRouted", payload=ROUTED, n=3),
+                    ev("PostingCompleted", "score", DONE, n=4)])
+    assert state["status"] == "completed" and state["last_error"] is None
+    # ... or after: it does not touch the existing posting at all.
+    state, checkpoints = run([received(0), ev("PostingCompleted", "score", DONE, n=1), duplicate])
+    assert state["status"] == "completed" and state["last_event_type"] == "PostingCompleted"
+    assert [c["status"] for c in checkpoints] == ["completed"]
+
+
+def test_the_journeys_own_rejection_still_rejects():
+    state, _ = run([received(0), ev("PostingRejected", None, n=1, attempt=0)])
+    assert state["status"] == "rejected" and state["last_error"] == "no title"
+
+
+def test_a_rerun_after_a_cancel_completes_and_clears_the_cancel_time():
+    state, _ = run([received(0), ev("PostingRouted", payload=ROUTED, n=1), ev("PostingCancelled", None, n=2)])
+    assert state["status"] == "cancelled" and state["completed_at"] == T0 + timedelta(seconds=2)
+    state, _ = run([completed("summarize", "late output of the running stage", 3),
+                    ev("PostingCancelled", "extract_skills", {"reason": "skipped"}, n=4)], state)
+    assert state["status"] == "cancelled" and state["outputs"]["summarize"] == "late output of the running stage"
+    state, _ = run([ev("PostingRouted", payload=RERUN, n=5)], state)
+    assert state["status"] == "in_progress" and state["completed_at"] is None
+    # a pending command of the cancelled epoch skipped after the rerun does not re-cancel
+    state, _ = run([ev("PostingCancelled", "score", {"reason": "skipped"}, n=6),
+                    completed("summarize", "again", 7), ev("PostingCompleted", "score", DONE, n=8)], state)
+    assert state["status"] == "completed" and state["completed_at"] == T0 + timedelta(seconds=8)
+    assert state["final_status"] == "done"
+
+
+def test_a_resubmission_starts_a_new_journey_without_the_old_outputs_and_counts():
+    first, _ = run([received(0), completed("summarize", "old summary", 1),
+                    ev("InteractionFailed", "extract_skills", n=2), ev("PostingCancelled", None, n=3)])
+    assert first["error_count"] == 1 and first["status"] == "cancelled"
+    later = T0 + timedelta(days=1)
+    state, _ = run([received(10, correlation_id="corr-2", submitted_at=later)], first)
+    assert state["status"] == "received" and state["correlation_id"] == "corr-2"
+    assert state["outputs"] == {} and state["summary"] is None and state["error_count"] == 0
+    assert state["execution_seq"] == 0 and state["event_count"] == 1 and state["completed_at"] is None
+    assert state["received_at"] == T0 + timedelta(seconds=10) and state["last_error"] is None
+
+
+def test_a_second_workflow_routing_the_same_submission_joins_the_journey():
+    state, _ = run([received(0), completed("summarize", "kept", 1), received(2, correlation_id="corr-other")])
+    assert state["outputs"] == {"summarize": "kept"} and state["correlation_id"] == "corr-1"

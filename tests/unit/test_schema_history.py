@@ -26,6 +26,7 @@ HISTORY_DIRS = sorted(
     (d for d in (SCHEMA_DIR / "history").glob("v*") if d.is_dir()), key=lambda d: int(d.name[1:])
 )
 VERSION_DIRS = [*HISTORY_DIRS, SCHEMA_DIR]
+NEXT_VERSION = f"v{int(HISTORY_DIRS[-1].name[1:]) + 1}"
 T0 = datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=timezone.utc)
 
 
@@ -158,7 +159,8 @@ def test_written_with_any_version_decodes_with_current_reader(schemas, directory
     decoded = AvroCodec(schemas).decode(data, expected=name)
 
     reader = schemas.current[name].parsed
-    assert decoded.schema_version == version
+    unchanged = schemas.history.get(version, schemas.current)[name].fingerprint == schemas.current[name].fingerprint
+    assert decoded.schema_version == ("current" if unchanged else version)  # a record that did not change is current
     assert decoded.value == resolved(value, reader, named_types(reader, {}))
 
 
@@ -174,6 +176,16 @@ def test_v1_to_current_is_a_genuine_evolution(schemas):
         assert new["workflow_sha256"]["type"] == ["null", "string"]
         assert new["workflow_sha256"]["default"] is None
         assert all("default" in new[field] for field in set(new) - old)
+
+
+def test_v2_to_current_adds_command_rejected_and_the_cancel_epoch(schemas):
+    """A v2 StageCommand (no epoch) reads as epoch 0; v2 readers lack CommandRejected,
+    which the current enum adds before its ``Unknown`` default."""
+    v2, current = schemas.history["v2"], schemas.current
+    epoch = {f["name"]: f for f in current["StageCommand"].raw["fields"]}["epoch"]
+    assert epoch["default"] == 0 and "epoch" not in {f["name"] for f in v2["StageCommand"].raw["fields"]}
+    symbols = {f["name"]: f for f in current["InteractionEvent"].raw["fields"]}["event_type"]["type"]["symbols"]
+    assert symbols[-2:] == ["CommandRejected", "Unknown"]
 
 
 def test_codec_output_is_plain_avro_readable_from_the_avsc_files(schemas):
@@ -194,11 +206,11 @@ def schema_copy(tmp_path):
 
 
 def test_new_history_versions_are_found_on_disk(schema_copy):
-    shutil.copytree(schema_copy, schema_copy / "history" / "v2", ignore=shutil.ignore_patterns("history"))
+    shutil.copytree(schema_copy, schema_copy / "history" / NEXT_VERSION, ignore=shutil.ignore_patterns("history"))
     loaded = load_schemas(schema_copy)
-    assert list(loaded.history) == ["v1", "v2"]
-    # v2 equals current: its fingerprints report the newest version, "current".
-    fp = loaded.history["v2"]["Posting"].fingerprint
+    assert list(loaded.history) == [d.name for d in HISTORY_DIRS] + [NEXT_VERSION]
+    # the new version equals current: its fingerprints report the newest version, "current".
+    fp = loaded.history[NEXT_VERSION]["Posting"].fingerprint
     assert loaded.by_fingerprint[fp].version == "current"
 
 
@@ -225,7 +237,7 @@ def test_broken_schema_files_raise_schema_error(schema_copy, damage):
 def test_a_writer_that_does_not_resolve_raises_incompatible_schema(schema_copy):
     """A version whose enum has a symbol the current reader lacks (and InteractionAction
     has no enum default) cannot be read: a typed error, not a crash or a guess."""
-    future = schema_copy / "history" / "v2"
+    future = schema_copy / "history" / NEXT_VERSION
     future.mkdir()
     for path in schema_copy.glob("*.avsc"):
         shutil.copy(path, future)
@@ -233,7 +245,7 @@ def test_a_writer_that_does_not_resolve_raises_incompatible_schema(schema_copy):
     raw["fields"][2]["type"]["symbols"].append("pause")
     (future / "InteractionCommand.avsc").write_text(json.dumps(raw))
     schemas = load_schemas(schema_copy)
-    writer = schemas.history["v2"]["InteractionCommand"]
+    writer = schemas.history[NEXT_VERSION]["InteractionCommand"]
     value = {"command_id": "c", "posting_id": "p", "action": "pause", "issued_at": T0}
     body = io.BytesIO()
     fastavro.schemaless_writer(body, writer.parsed, value)
@@ -244,4 +256,4 @@ def test_a_writer_that_does_not_resolve_raises_incompatible_schema(schema_copy):
     value["action"] = "rerun"  # the same writer schema reads fine for a known symbol
     body = io.BytesIO()
     fastavro.schemaless_writer(body, writer.parsed, value)
-    assert codec.decode(b"\xc3\x01" + writer.fingerprint + body.getvalue()).schema_version == "v2"
+    assert codec.decode(b"\xc3\x01" + writer.fingerprint + body.getvalue()).schema_version == NEXT_VERSION

@@ -165,4 +165,15 @@ def test_router_picks_the_entry_point_and_seeds_outputs(workflow):
 
 def test_required_topics_cover_reads_writes_and_the_error_handler(workflow):
     assert required_topics(workflow, workflow.stages["first"]) == [
-        "stage.first", "stage.first.retry", "events", "deadletter", "commands", "stage.handler", "stage.second"]
+        "stage.first", "stage.first.retry", "events", "deadletter", "commands.state.unit", "stage.handler",
+        "stage.second"]
+
+
+def test_two_workflows_routing_one_posting_emit_different_ids(workflow, tmp_path):
+    other_path = tmp_path / "other.yaml"
+    other_path.write_text(yaml.safe_dump({**WORKFLOW, "name": "other"}))
+    other = load_workflow(other_path)
+    ours = _decode(RouterHandler(workflow, CODEC, "r", clock=Clock()).handle(None, _posting()))
+    theirs = _decode(RouterHandler(other, CODEC, "r", clock=Clock()).handle(None, _posting()))
+    assert {v.get("event_id") or v["command_id"] for _, v in ours}.isdisjoint(
+        {v.get("event_id") or v["command_id"] for _, v in theirs})
