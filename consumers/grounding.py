@@ -15,11 +15,13 @@ MAX_PHRASE_WORDS = 3
 MAX_PHRASES = 800
 
 _WORD = re.compile(r"[^\W_](?:[\w+#./-]*[^\W_]|[\w+#./-]*[+#])?")
+_NUMBER = re.compile(r"^[\d.,/+-]+$")  # "32 or 40", "85,000" are no skills: no phrase starts with one
 _STOPWORDS = frozenset(
     "a an and any are as at be been but by can do each for from has have if in into is it its least "
     "may more most must nice no not of on or our per plus so such than that the their them then there "
     "these they this those to up us was we were what when where which who will with within would you your "
-    "able also etc other year years week weeks day days hour hours required requirements experience".split()
+    "able also etc other year years week weeks day days hour hours required requirements experience "
+    "eur usd gbp cad chf salary pay paid office remote hybrid join apply now".split()
 ).union(*STOPWORDS.values())
 
 
@@ -53,14 +55,14 @@ def ground(value: Any, text: str) -> Any:
 
 def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -> list[str]:
     """Candidate items of a grounded list: runs of 1 to 3 words of ``text`` that neither
-    start nor end with a stop word and hold a letter, in order of first appearance,
+    start nor end with a stop word, do not start with a bare number, and hold a letter, in order of first appearance,
     without duplicates."""
     words = _WORD.findall(text)
     seen: dict[str, None] = {}
     for n in range(1, MAX_PHRASE_WORDS + 1):
         for i in range(len(words) - n + 1):
             run = words[i:i + n]
-            if run[0].lower() in _STOPWORDS or run[-1].lower() in _STOPWORDS:
+            if run[0].lower() in _STOPWORDS or run[-1].lower() in _STOPWORDS or _NUMBER.match(run[0]):
                 continue
             phrase = " ".join(run)
             if min_len <= len(phrase) <= max_len and any(c.isalpha() for c in phrase):

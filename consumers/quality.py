@@ -73,7 +73,7 @@ role position job jobs vacancy opening opportunity employer company team client 
 responsibilities duties tasks requirements required require requires qualifications skills skill knowledge
 experience experienced strong excellent good great key main new full part time remote hybrid onsite
 salary pay benefits contract permanent temporary shift shifts night day weekend weekends training
-summary overview description posting
+summary overview description posting location title company employment hours
 english german spanish french italian dutch portuguese polish turkish arabic chinese
 monday tuesday wednesday thursday friday saturday sunday
 january february march april may june july august september october november december
@@ -94,8 +94,8 @@ def _known(word: str, source_words: set[str]) -> bool:
     """Whether ``word`` (or an inflection sharing its stem) occurs in the source; a
     compound ("Full-time", "Node.js") when each of its parts does."""
     parts = words(word)
-    if len(parts) > 1:
-        return all(_known(part, source_words) for part in parts)
+    if len(parts) > 1:  # lower-case parts ("English-speaking") are common words, not names
+        return all(_known(part, source_words) for part in parts if part[:1].isupper())
     if not parts:
         return True
     low = _fold(parts[0]).replace("’", "'")
@@ -134,7 +134,9 @@ def invented_names(output: str, source: str, *, language: str | None = None) -> 
                 possessive = _fold(run[0]).endswith(("'s", "’s"))
                 if follower not in _NAME_VERBS and not possessive:
                     continue
-            found.append(" ".join(run))
+            first = next(i for i, w in enumerate(run) if w in unknown)
+            last = max(i for i, w in enumerate(run) if w in unknown)
+            found.append(" ".join(run[first:last + 1]))
     return found
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from consumers.actors.base import ActorResult
-from consumers.contracts import Contract, build_contract
+from consumers.contracts import Contract, build_contract, ref_values
 from consumers.exceptions import ActorTimeout, PermanentActorError, RetryableActorError, WorkflowError
 from consumers.models import LoadedModel, LoadSettings, grammar_error, load_model, resolve_model
 from consumers.prompt import render, resolve
@@ -206,12 +206,15 @@ class LlmActor:
         prompt = render(cfg.prompt, command)
         grounding = "\n".join(resolve(ref, command) for ref in self.contract.grounded_in)
         attempt = int(command.get("attempt") or 1)
-        grammar = self._grammar(self.contract.grammar_for(grounding))
-        response = self._complete(self.messages(prompt), grammar=grammar, seed=cfg.seed + attempt - 1)
+        refs = ref_values(self.contract, command)
+        grammar = self._grammar(self.contract.grammar_for(grounding, refs))
+        response = self._complete(self.messages(prompt), grammar=grammar, seed=cfg.seed + attempt - 1,
+                                  probe=self.contract.probe)
         choice = response["choices"][0]
         raw = choice.get("text") or ""
         usage = response.get("usage") or {}
-        output = self.contract.check(raw, grounding=grounding, truncated=choice.get("finish_reason") == "length")
+        output = self.contract.check(raw, grounding=grounding, truncated=choice.get("finish_reason") == "length",
+                                     refs=refs, probs=response.get("probe_probs"))
         return ActorResult(
             output=output,
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
@@ -221,9 +224,12 @@ class LlmActor:
             prompt_sha256=sha256_hex(prompt),
         )
 
-    def _complete(self, messages: list[dict[str, str]], *, grammar: Any, seed: int) -> dict[str, Any]:
+    def _complete(self, messages: list[dict[str, str]], *, grammar: Any, seed: int,
+                  probe: tuple[str, ...] = ()) -> dict[str, Any]:
         """One completion under the model's chat template; generation stops at the
-        deadline through a stopping criterion (llama-cpp-python checks it per token)."""
+        deadline through a stopping criterion (llama-cpp-python checks it per token).
+        With ``probe``, ``response["probe_probs"]`` holds the probability of each
+        continuation right after the generated text (``consumers.probe``)."""
         cfg = self.config
         started = time.monotonic()
         deadline = started + cfg.timeout_s
@@ -255,6 +261,11 @@ class LlmActor:
                 raise PermanentActorError(f"stage {cfg.stage}: {exc} (n_ctx={cfg.n_ctx})") from exc
             except RuntimeError as exc:
                 raise RetryableActorError(f"stage {cfg.stage}: llama.cpp failed: {exc}") from exc
+            if probe and not late and response["choices"][0].get("finish_reason") != "length":
+                from consumers.probe import probe_text
+
+                response["probe_probs"] = probe_text(self.model.llama, tokens, response["choices"][0]["text"] or "",
+                                                     probe)
         if late:
             raise ActorTimeout(
                 f"stage {cfg.stage}: generation ran past timeout_s={cfg.timeout_s:g} "
