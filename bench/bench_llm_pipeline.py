@@ -43,7 +43,8 @@ def raw_loop(workflow_path: Path, postings: list[dict]) -> tuple[float, int]:
     from llama_cpp import Llama, LlamaGrammar
 
     from consumers.actors.llm import config_from_stage
-    from consumers.contracts import ContractViolation
+    from consumers.contracts import ContractViolation, ref_values
+    from consumers.probe import probe_text
 
     workflow = load_workflow(workflow_path)
     configs = {s: config_from_stage(workflow.stages[s], workflow) for s in STAGES}
@@ -59,7 +60,8 @@ def raw_loop(workflow_path: Path, postings: list[dict]) -> tuple[float, int]:
             cfg, contract = configs[stage], contracts[stage]
             command = {"posting": posting, "outputs": outputs}
             grounding = "\n".join(resolve(ref, command) for ref in contract.grounded_in)
-            grammar_text = contract.grammar_for(grounding)
+            refs = ref_values(contract, command)
+            grammar_text = contract.grammar_for(grounding, refs)
             response = llama.create_chat_completion(
                 messages=[{"role": "user", "content": render(cfg.prompt, command)}],
                 grammar=LlamaGrammar.from_string(grammar_text, verbose=False) if grammar_text else None,
@@ -67,9 +69,13 @@ def raw_loop(workflow_path: Path, postings: list[dict]) -> tuple[float, int]:
                 repeat_penalty=cfg.repeat_penalty, seed=cfg.seed,
             )
             choice = response["choices"][0]
+            probs = None
+            if contract.probe:  # the score's probabilities right after the generated reason
+                prompt_tokens = llama.input_ids[: response["usage"]["prompt_tokens"]].tolist()
+                probs = probe_text(llama, prompt_tokens, choice["message"]["content"] or "", contract.probe)
             try:
                 outputs[stage] = contract.check(choice["message"]["content"] or "", grounding=grounding,
-                                                truncated=choice["finish_reason"] == "length")
+                                                truncated=choice["finish_reason"] == "length", refs=refs, probs=probs)
                 usable += 1
             except ContractViolation:
                 outputs[stage] = "[]" if stage == "extract_skills" else ""
@@ -84,7 +90,7 @@ def pipeline(settings, bootstrap: str, postings: list[dict], tmp: Path) -> tuple
     from wavestream.topics import POSTINGS
 
     suffix = uuid.uuid4().hex[:8]
-    workflow, names = renamed_default_workflow(tmp, suffix)
+    workflow, names = renamed_default_workflow(tmp, suffix, model=None)  # the workflow's own model, as raw_loop
     create_workflow_topics(settings, workflow)
     pool = Workers(bootstrap, tmp)
     events = Events(settings)

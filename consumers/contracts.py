@@ -317,7 +317,7 @@ class IntContract(Contract):
         match = _PROBED_RAW.match(raw)
         sentence = " ".join(match.group(1).split()) if match else ""
         if truncated or not match or len(sentence) < RATIONALE_CHARS[0]:
-            raise ContractViolation(f"expected 'Reason: <one sentence> Score:', got {raw[:120]!r}")
+            raise ContractViolation(f"rationale is not one complete sentence followed by 'Score:': {raw[:120]!r}")
         try:
             dist = distribution(range(self.minimum, self.maximum + 1), probs)
         except ScoreError as exc:

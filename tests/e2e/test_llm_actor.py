@@ -54,8 +54,9 @@ def actors(workflow):
     from consumers.actors.llm import LlmActor
 
     overrides = {"threads": THREADS} if THREADS else None
-    return {name: LlmActor(workflow.stages[name], workflow, overrides=overrides)
-            for name in ("summarize", "extract_skills", "score")}
+    fast = {name: replace(workflow.stages[name], actor=replace(workflow.stages[name].actor, model="smollm2"))
+            for name in ("summarize", "extract_skills", "score")}  # tests keep the fast model
+    return {name: LlmActor(stage, workflow, overrides=overrides) for name, stage in fast.items()}
 
 
 def command(posting: dict, outputs: dict, attempt: int = 1) -> dict:
@@ -63,6 +64,7 @@ def command(posting: dict, outputs: dict, attempt: int = 1) -> dict:
 
 
 def test_three_postings_through_the_llm_stages(actors):
+    found_skills = 0
     for posting in example_postings():
         outputs = {}
         results = {}
@@ -74,7 +76,8 @@ def test_three_postings_through_the_llm_stages(actors):
         assert summary.strip() and len(summary) <= 600, summary
 
         skills = json.loads(outputs["extract_skills"])
-        assert isinstance(skills, list) and skills, outputs["extract_skills"]
+        assert isinstance(skills, list), outputs["extract_skills"]  # minItems 0
+        found_skills += len(skills)
         for skill in skills:
             assert isinstance(skill, str) and occurs(skill, posting["description"]), (skill, posting["posting_id"])
 
@@ -87,6 +90,7 @@ def test_three_postings_through_the_llm_stages(actors):
             assert result.model_file == "SmolLM2-135M-Instruct.Q4_1.gguf"
             assert result.model_sha256 == actors[stage].sha256 and len(result.model_sha256) == 64
             assert len(result.prompt_sha256) == 64
+    assert found_skills > 0  # three skill-rich postings: not every list is empty
 
 
 def test_model_is_loaded_once_per_process(actors):
@@ -128,8 +132,9 @@ def test_contract_violation_is_permanent_not_a_crash(actors):
 
 
 def test_missing_upstream_output_is_permanent(actors):
+    actor = _actor_with(actors, "score", prompt="Summary: {outputs.summarize}\nRate it.")
     with pytest.raises(PermanentActorError, match="outputs.summarize"):
-        actors["score"].run(command(example_postings()[0], {}))
+        actor.run(command(example_postings()[0], {}))
 
 
 def test_prompt_longer_than_context_is_permanent(actors):

@@ -92,8 +92,8 @@ def test_probed_contract_check_stores_value_rationale_and_distribution():
 
 @pytest.mark.parametrize("raw, probs, words", [
     ("Reason: It names duties, skills and pay. Score:", None, "no probabilities"),
-    ("Score: 7/10. Reason: fine.", [0.1] * 10, "expected 'Reason"),
-    ("Reason: Short. Score:", [0.1] * 10, "expected 'Reason"),
+    ("Score: 7/10. Reason: fine.", [0.1] * 10, "rationale is not one complete sentence"),
+    ("Reason: Short. Score:", [0.1] * 10, "rationale is not one complete sentence"),
 ])
 def test_probed_contract_violations(raw, probs, words):
     with pytest.raises(ContractViolation, match=words):
