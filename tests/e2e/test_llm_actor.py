@@ -64,7 +64,6 @@ def command(posting: dict, outputs: dict, attempt: int = 1) -> dict:
 
 
 def test_three_postings_through_the_llm_stages(actors):
-    found_skills = 0
     for posting in example_postings():
         outputs = {}
         results = {}
@@ -76,8 +75,7 @@ def test_three_postings_through_the_llm_stages(actors):
         assert summary.strip() and len(summary) <= 600, summary
 
         skills = json.loads(outputs["extract_skills"])
-        assert isinstance(skills, list), outputs["extract_skills"]  # minItems 0
-        found_skills += len(skills)
+        assert isinstance(skills, list) and skills, outputs["extract_skills"]
         for skill in skills:
             assert isinstance(skill, str) and occurs(skill, posting["description"]), (skill, posting["posting_id"])
 
@@ -90,7 +88,6 @@ def test_three_postings_through_the_llm_stages(actors):
             assert result.model_file == "SmolLM2-135M-Instruct.Q4_1.gguf"
             assert result.model_sha256 == actors[stage].sha256 and len(result.model_sha256) == 64
             assert len(result.prompt_sha256) == 64
-    assert found_skills > 0  # three skill-rich postings: not every list is empty
 
 
 def test_model_is_loaded_once_per_process(actors):
