@@ -175,6 +175,11 @@ def _norm(text: str) -> str:
     return " ".join(_fold(w) for w in words(text))
 
 
+def _singular(word: str) -> str:
+    """"workers" -> "worker" (a plural names the same job)."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
 def _contains(haystack: str, needle: str) -> bool:
     return bool(needle) and f" {needle} " in f" {haystack} "
 
@@ -193,8 +198,8 @@ def identity_reason(item: str, *, employer: str = "", location: str = "", title:
     if place and (_contains(place, skill) or _contains(skill, place)):
         return "the location"
     title_norm = _norm(title or "")
-    title_words = set(title_norm.split())
-    item_words = skill.split()
+    title_words = {_singular(w) for w in title_norm.split()}
+    item_words = [_singular(w) for w in skill.split()]
     if title_norm and (skill == title_norm or (
             all(w in title_words for w in item_words) and any(w in _ROLE_WORDS for w in item_words))):
         return "the job title"

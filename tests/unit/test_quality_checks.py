@@ -77,6 +77,7 @@ def test_identity_reason_employer_location_title():
     assert identity_reason("Senior Python Backend Engineer", **kw) == "the job title"
     assert identity_reason("Backend Engineer", **kw) == "the job title"
     assert identity_reason("Senior", **kw) == "the job title"
+    assert identity_reason("Backend Engineers", **kw) == "the job title"  # plural of the title's words
     for skill in ("Python", "Backend", "PostgreSQL", "Apache Kafka", "Docker"):
         assert identity_reason(skill, **kw) is None, skill
 
