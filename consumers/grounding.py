@@ -15,6 +15,8 @@ MAX_PHRASE_WORDS = 3
 MAX_PHRASES = 800
 
 _WORD = re.compile(r"[^\W_](?:[\w+#./-]*[^\W_]|[\w+#./-]*[+#])?")
+_CLAUSE_WORDS = frozenset("is are was were be been looking hiring seeks seeking needs wanted "
+                          "sucht suchen busca buscamos recherche recherchons".split())
 _NUMBER = re.compile(r"^[\d.,/+-]+$")  # "32 or 40", "85,000" are no skills: no phrase starts with one
 _STOPWORDS = frozenset(
     "a an and any are as at be been but by can do each for from has have if in into is it its least "
@@ -55,7 +57,8 @@ def ground(value: Any, text: str) -> Any:
 
 def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -> list[str]:
     """Candidate items of a grounded list: runs of 1 to 3 words of ``text`` that neither
-    start nor end with a stop word, do not start with a bare number, and hold a letter, in order of first appearance,
+    start nor end with a stop word, do not start with a bare number, hold no verb of a
+    clause ("is hiring"), and hold a letter, in order of first appearance,
     without duplicates."""
     words = _WORD.findall(text)
     seen: dict[str, None] = {}
@@ -63,6 +66,8 @@ def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -
         for i in range(len(words) - n + 1):
             run = words[i:i + n]
             if run[0].lower() in _STOPWORDS or run[-1].lower() in _STOPWORDS or _NUMBER.match(run[0]):
+                continue
+            if any(w.lower() in _CLAUSE_WORDS for w in run):  # "Cafe is hiring" is a clause, no skill
                 continue
             phrase = " ".join(run)
             if min_len <= len(phrase) <= max_len and any(c.isalpha() for c in phrase):

@@ -192,6 +192,8 @@ def identity_reason(item: str, *, employer: str = "", location: str = "", title:
     if not skill:
         return None
     employer_core = _norm(_LEGAL.sub(" ", employer or ""))
+    if employer and _LEGAL.fullmatch(item.strip()) and _LEGAL.search(employer):
+        return "the employer"  # its legal form alone ("GmbH")
     if employer_core and (_contains(employer_core, skill) or _contains(skill, employer_core)):
         return "the employer"
     place = _norm(location or "")

@@ -72,6 +72,7 @@ def test_identity_reason_employer_location_title():
     kw = {"employer": "Northwind Analytics GmbH", "location": "Berlin, Germany (hybrid)",
           "title": "Senior Python Backend Engineer"}
     assert identity_reason("Northwind Analytics", **kw) == "the employer"
+    assert identity_reason("GmbH", **kw) == "the employer"
     assert identity_reason("northwind", **kw) == "the employer"
     assert identity_reason("Berlin", **kw) == "the location"
     assert identity_reason("Senior Python Backend Engineer", **kw) == "the job title"
@@ -154,3 +155,11 @@ def test_exclude_rejects_unknown_kinds():
 
     with pytest.raises(WorkflowError, match="exclude"):
         build_contract({**SKILLS, "exclude": {"salary": "posting.title"}})
+
+
+def test_grounded_phrases_hold_no_clause():
+    from consumers.grounding import phrases
+
+    found = phrases("The Copper Kettle Cafe is hiring a barista. Latte art and HACCP standards. EUR 13.50 per hour.")
+    assert "latte art" in [p.lower() for p in found] and "HACCP standards" in found
+    assert not [p for p in found if "is hiring" in p or p.startswith("13")]
