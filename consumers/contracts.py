@@ -5,18 +5,33 @@ A stage's ``output`` mapping (workflows/*.yaml) builds one contract:
 
 - ``{type: text, max_chars: N, sentences: K}``: non-empty text of at most N characters;
   with ``sentences`` the model writes 1 to K plain sentences on one line (grammar).
+  ``language_of: posting.description``: the text must be in that text's language;
+  ``names_from: [posting.title, ...]``: every capitalised name the text uses must occur
+  in those texts (``consumers.quality``), so an invented employer breaks the contract.
 - ``{type: json, schema: {...}, grounded_in: posting.description}``: JSON matching the
   JSON Schema, generated under a bounded grammar (``consumers.grammar``). With
   ``grounded_in`` (one reference or a list), string items of arrays must occur in the
   named text (case-insensitive, on word boundaries): for a schema that is an array of
   strings the grammar itself offers only phrases of that text, and after decoding every
   item that does not occur is dropped and duplicates are removed before the schema
-  check, so ``minItems`` counts grounded items only.
+  check, so ``minItems`` counts grounded items only. ``exclude: {employer: posting.company,
+  location: posting.location, title: posting.title}`` drops items that are the
+  employer, the location or words of the title alone, from the grammar's phrases and
+  again after decoding.
 - ``{type: int, min: A, max: B, rationale: true}``: an integer in [A, B]. With a
   rationale the model writes ``Score: <n>/<B>. Reason: <one sentence>`` and the stored
   output is the JSON object ``{"value": n, "rationale": "..."}``; without one it writes
-  and stores the bare integer.
+  and stores the bare integer. With ``probe: true`` (needs ``rationale``) the model
+  writes ``Reason: <one sentence> Score:`` and the actor probes the values (see
+  :attr:`Contract.probe`): the score is the expected value over their probabilities
+  (``consumers.scoring``), stored as ``{"value", "rationale", "expected",
+  "distribution"}``.
 - ``{type: enum, values: [...]}``: exactly one of the values.
+
+Checks that need posting fields besides the grounding text name them as references
+(:attr:`Contract.refs`); the actor resolves them per command with :func:`ref_values`
+and passes them to ``grammar_for`` and ``check`` as ``refs``, and passes the probe's
+probabilities as ``probs``.
 
 The stored output (what :meth:`Contract.check` returns) is canonical: JSON is dumped
 compactly, text is stripped. A model output that breaks the contract raises
@@ -31,78 +46,23 @@ import json
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import jsonschema
 
 from consumers.exceptions import PermanentActorError, WorkflowError
 from consumers.grammar import DEFAULT_MAX_ITEMS, DEFAULT_MAX_STRING, gbnf_literal, int_grammar, json_schema_grammar
 from consumers.grammar import trie_grammar
+from consumers.grounding import ground, occurs, phrases  # noqa: F401 - re-exported
+from consumers.quality import identity_reason, invented_names, same_language
+from consumers.scoring import ScoreError, candidates, distribution, score_output
 
 #: Rationale sentence length bounds (characters after the first letter).
 RATIONALE_CHARS = (12, 160)
 #: A text sentence is at most this long (characters).
 SENTENCE_CHARS = 240
-MAX_PHRASE_WORDS = 3
-MAX_PHRASES = 800
-
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+#./-]*[A-Za-z0-9+#]|[A-Za-z0-9]")
-_STOPWORDS = frozenset(
-    "a an and any are as at be been but by can do each for from has have if in into is it its least "
-    "may more most must nice no not of on or our per plus so such than that the their them then there "
-    "these they this those to up us was we were what when where which who will with within would you your "
-    "able also etc other year years week weeks day days hour hours required requirements experience".split()
-)
-
-
 class ContractViolation(PermanentActorError):
     """The actor's output does not satisfy the stage's output contract."""
-
-
-def occurs(item: str, text: str) -> bool:
-    """Whether ``item`` occurs in ``text``: case-insensitive, on word boundaries, any
-    run of whitespace matching any other ("Go" is not found in "good")."""
-    words = [re.escape(w) for w in item.split()]
-    if not words:
-        return False
-    pattern = r"(?<![A-Za-z0-9])" + r"\s+".join(words) + r"(?![A-Za-z0-9])"
-    return re.search(pattern, text, flags=re.IGNORECASE) is not None
-
-
-def ground(value: Any, text: str) -> Any:
-    """``value`` with every string item of every array kept only when it
-    :func:`occurs` in ``text``, duplicates (case-insensitive) removed."""
-    if isinstance(value, list):
-        if all(isinstance(v, str) for v in value):
-            seen: set[str] = set()
-            kept = []
-            for item in (v.strip() for v in value):
-                if item and item.lower() not in seen and occurs(item, text):
-                    seen.add(item.lower())
-                    kept.append(item)
-            return kept
-        return [ground(v, text) for v in value]
-    if isinstance(value, dict):
-        return {k: ground(v, text) for k, v in value.items()}
-    return value
-
-
-def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -> list[str]:
-    """Candidate items of a grounded list: runs of 1 to 3 words of ``text`` that neither
-    start nor end with a stop word, hold a letter and :func:`occurs` in ``text`` as
-    written, in order of first appearance, without duplicates."""
-    words = _WORD.findall(text)
-    seen: dict[str, None] = {}
-    for n in range(1, MAX_PHRASE_WORDS + 1):
-        for i in range(len(words) - n + 1):
-            run = words[i:i + n]
-            if run[0].lower() in _STOPWORDS or run[-1].lower() in _STOPWORDS:
-                continue
-            phrase = " ".join(run)
-            if (min_len <= len(phrase) <= max_len and any(c.isalpha() for c in phrase) and phrase not in seen
-                    and occurs(phrase, text)):  # "St. Mary's" gives words St, Mary, s: "Mary s" does not occur
-                seen.setdefault(phrase, None)
-    return list(seen)[:MAX_PHRASES]
 
 
 @dataclass(frozen=True)
@@ -116,9 +76,10 @@ class Contract(ABC):
         """GBNF the model is constrained by, or None for free text."""
         return None
 
-    def grammar_for(self, grounding: str) -> str | None:
-        """The grammar for one command whose grounding text is ``grounding``; the same as
-        :attr:`grammar` unless the contract restricts items to that text."""
+    def grammar_for(self, grounding: str, refs: Mapping[str, str] | None = None) -> str | None:
+        """The grammar for one command whose grounding text is ``grounding`` (and whose
+        :attr:`refs` resolve to ``refs``); the same as :attr:`grammar` unless the
+        contract restricts items to that text."""
         return self.grammar
 
     @property
@@ -126,14 +87,47 @@ class Contract(ABC):
         """Placeholder references (``posting.description``) whose text grounds the output."""
         return ()
 
+    @property
+    def refs(self) -> tuple[str, ...]:
+        """Other references the checks read (``posting.company``...): resolve them with
+        :func:`ref_values` and pass them as ``refs``."""
+        return ()
+
+    @property
+    def probe(self) -> tuple[str, ...]:
+        """Continuations whose probabilities the actor must measure right after the
+        generated text (tokenized with the model's tokenizer) and pass to
+        :meth:`check` as ``probs``, in this order; empty when none."""
+        return ()
+
     @abstractmethod
-    def check(self, raw: str, *, grounding: str = "", truncated: bool = False) -> str:
+    def check(self, raw: str, *, grounding: str = "", truncated: bool = False,
+              refs: Mapping[str, str] | None = None, probs: Sequence[float] | None = None) -> str:
         """The canonical output for the model's ``raw`` text; ``truncated`` says the model
-        stopped at its token limit.
+        stopped at its token limit; ``refs`` are the resolved :attr:`refs`; ``probs``
+        the probabilities of the :attr:`probe` continuations.
 
         Raises:
             ContractViolation: ``raw`` does not satisfy the contract.
         """
+
+
+def ref_values(contract: Contract, command: Mapping[str, Any]) -> dict[str, str]:
+    """The text of each of ``contract.refs`` in a StageCommand dict; a field the
+    posting lacks is the empty string (an optional field such as ``company``)."""
+    from consumers.prompt import PromptError, resolve
+
+    values = {}
+    for ref in contract.refs:
+        try:
+            values[ref] = resolve(ref, command)
+        except PromptError:
+            values[ref] = ""
+    return values
+
+
+def _joined(refs: Mapping[str, str] | None, names: Sequence[str]) -> str:
+    return "\n".join((refs or {}).get(name, "") for name in names)
 
 
 @dataclass(frozen=True)
@@ -141,8 +135,14 @@ class TextContract(Contract):
     max_chars: int = 2000
     min_chars: int = 1
     sentences: int | None = None
+    language_of: tuple[str, ...] = ()
+    names_from: tuple[str, ...] = ()
 
     kind = "text"
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.language_of + self.names_from))
 
     @property
     def grammar(self) -> str | None:
@@ -153,7 +153,8 @@ class TextContract(Contract):
         return (f"root ::= sentence{more}\n"
                 f'sentence ::= [A-Z0-9] [^.!?\\n]{{8,{longest}}} [.!?]\n')
 
-    def check(self, raw: str, *, grounding: str = "", truncated: bool = False) -> str:
+    def check(self, raw: str, *, grounding: str = "", truncated: bool = False,
+              refs: Mapping[str, str] | None = None, probs: Sequence[float] | None = None) -> str:
         text = raw.strip()
         if truncated:
             # Keep whole sentences when the token limit cut the last one.
@@ -164,6 +165,15 @@ class TextContract(Contract):
             raise ContractViolation(f"text output is empty (need at least {self.min_chars} characters)")
         if len(text) > self.max_chars:
             raise ContractViolation(f"text output has {len(text)} characters, more than max_chars={self.max_chars}")
+        if self.language_of:
+            problem = same_language(text, _joined(refs, self.language_of))
+            if problem:
+                raise ContractViolation(f"text output is not in the posting's language: {problem}")
+        if self.names_from:
+            invented = invented_names(text, _joined(refs, self.names_from))
+            if invented:
+                raise ContractViolation(f"text output names {', '.join(map(repr, invented))}, "
+                                        "which the posting does not name")
         return text
 
 
@@ -171,8 +181,30 @@ class TextContract(Contract):
 class JsonContract(Contract):
     schema: Mapping[str, Any] = field(default_factory=dict)
     grounded: tuple[str, ...] = ()
+    exclude: Mapping[str, str] = field(default_factory=dict)  # employer|location|title -> reference
 
     kind = "json"
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        return tuple(self.exclude.values())
+
+    def _identity(self, refs: Mapping[str, str] | None) -> dict[str, str]:
+        return {kind: (refs or {}).get(ref, "") for kind, ref in self.exclude.items()}
+
+    def without_identity(self, value: Any, refs: Mapping[str, str] | None) -> Any:
+        """``value`` without the string items of arrays that are the employer, the
+        location or the title (see :func:`consumers.quality.identity_reason`)."""
+        if not self.exclude:
+            return value
+        identity = self._identity(refs)
+        if isinstance(value, list):
+            if all(isinstance(v, str) for v in value):
+                return [v for v in value if identity_reason(v, **identity) is None]
+            return [self.without_identity(v, refs) for v in value]
+        if isinstance(value, dict):
+            return {k: self.without_identity(v, refs) for k, v in value.items()}
+        return value
 
     @property
     def grammar(self) -> str:
@@ -189,12 +221,15 @@ class JsonContract(Contract):
                 return items
         return None
 
-    def grammar_for(self, grounding: str) -> str:
+    def grammar_for(self, grounding: str, refs: Mapping[str, str] | None = None) -> str:
         items = self._grounded_list()
         if items is None:
             return self.grammar
         candidates = phrases(grounding, min_len=int(items.get("minLength", 1)),
                              max_len=int(items.get("maxLength", DEFAULT_MAX_STRING)))
+        if self.exclude:
+            identity = self._identity(refs)
+            candidates = [c for c in candidates if identity_reason(c, **identity) is None]
         low, high = int(self.schema.get("minItems", 0)), int(self.schema.get("maxItems", DEFAULT_MAX_ITEMS))
         if not candidates:
             return 'root ::= "[]"\n'
@@ -203,7 +238,8 @@ class JsonContract(Contract):
         return (f"root ::= {root if low else '(' + gbnf_literal('[]') + ' | ' + root + ')'}\n"
                 f'item ::= "\\"" {trie_grammar(candidates)} "\\""\n')
 
-    def check(self, raw: str, *, grounding: str = "", truncated: bool = False) -> str:
+    def check(self, raw: str, *, grounding: str = "", truncated: bool = False,
+              refs: Mapping[str, str] | None = None, probs: Sequence[float] | None = None) -> str:
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
@@ -211,6 +247,7 @@ class JsonContract(Contract):
             raise ContractViolation(f"output is not JSON{cut}: {exc.msg} at {exc.pos}: {raw[:120]!r}") from exc
         if self.grounded:
             value = ground(value, grounding)
+        value = self.without_identity(value, refs)
         try:
             jsonschema.validate(value, self.schema)
         except jsonschema.ValidationError as exc:
@@ -224,13 +261,23 @@ _INT_RAW = re.compile(r"^\s*(?:score\s*:\s*)?(-?\d+)(?:\s*/\s*\d+)?\s*[.:,)-]?\s
                       re.DOTALL | re.IGNORECASE)
 
 
+_PROBED_RAW = re.compile(r"^\s*reason\s*:\s*(.+?[.!?])\s*score\s*:?\s*$", re.DOTALL | re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class IntContract(Contract):
     minimum: int = 0
     maximum: int = 100
     rationale: bool = False
+    probed: bool = False
 
     kind = "int"
+
+    @property
+    def probe(self) -> tuple[str, ...]:
+        if not self.probed:
+            return ()
+        return tuple(candidates(self.minimum, self.maximum, terminator=f"/{self.maximum}"))
 
     @property
     def grammar(self) -> str:
@@ -238,13 +285,19 @@ class IntContract(Contract):
         if not self.rationale:
             return f"root ::= {value}\n"
         low, high = RATIONALE_CHARS
+        if self.probed:  # stops right before the number: the actor probes the values
+            return (f'root ::= "Reason: " sentence " Score:"\n'
+                    f'sentence ::= [A-Z] [^.!?\\n"\\\\]{{{low},{high}}} "."\n')
         scale = f"/{self.maximum}" if self.minimum >= 0 else ""
         return (
             f'root ::= "Score: " {value} "{scale}. Reason: " sentence\n'
             f'sentence ::= [A-Z] [^.!?\\n"\\\\]{{{low},{high}}} "."\n'
         )
 
-    def check(self, raw: str, *, grounding: str = "", truncated: bool = False) -> str:
+    def check(self, raw: str, *, grounding: str = "", truncated: bool = False,
+              refs: Mapping[str, str] | None = None, probs: Sequence[float] | None = None) -> str:
+        if self.probed:
+            return self._check_probed(raw, truncated, probs)
         match = _INT_RAW.match(raw)
         if not match:
             raise ContractViolation(f"output does not start with an integer: {raw[:120]!r}")
@@ -260,6 +313,17 @@ class IntContract(Contract):
             raise ContractViolation(f"rationale is not one complete sentence: {sentence[:120]!r}")
         return json.dumps({"value": value, "rationale": sentence}, ensure_ascii=False)
 
+    def _check_probed(self, raw: str, truncated: bool, probs: Sequence[float] | None) -> str:
+        match = _PROBED_RAW.match(raw)
+        sentence = " ".join(match.group(1).split()) if match else ""
+        if truncated or not match or len(sentence) < RATIONALE_CHARS[0]:
+            raise ContractViolation(f"rationale is not one complete sentence followed by 'Score:': {raw[:120]!r}")
+        try:
+            dist = distribution(range(self.minimum, self.maximum + 1), probs)
+        except ScoreError as exc:
+            raise ContractViolation(f"score: {exc}") from exc
+        return score_output(sentence, dist)
+
 
 @dataclass(frozen=True)
 class EnumContract(Contract):
@@ -272,7 +336,8 @@ class EnumContract(Contract):
         ordered = sorted(self.values, key=lambda v: -len(v))
         return "root ::= (" + " | ".join(gbnf_literal(v) for v in ordered) + ")\n"
 
-    def check(self, raw: str, *, grounding: str = "", truncated: bool = False) -> str:
+    def check(self, raw: str, *, grounding: str = "", truncated: bool = False,
+              refs: Mapping[str, str] | None = None, probs: Sequence[float] | None = None) -> str:
         text = raw.strip()
         for value in self.values:
             if text.lower() == value.lower():
@@ -280,13 +345,24 @@ class EnumContract(Contract):
         raise ContractViolation(f"output {text[:80]!r} is not one of {list(self.values)}")
 
 
-def _refs(value: Any) -> tuple[str, ...]:
+def _refs(value: Any, what: str = "grounded_in") -> tuple[str, ...]:
     refs = [value] if isinstance(value, str) else list(value or [])
     out = tuple(str(r) for r in refs)
     for ref in out:
         if not re.fullmatch(r"(posting|outputs)\.[A-Za-z_][A-Za-z0-9_]*", ref):
-            raise WorkflowError(f"grounded_in reference {ref!r} must be posting.<field> or outputs.<stage>")
+            raise WorkflowError(f"{what} reference {ref!r} must be posting.<field> or outputs.<stage>")
     return out
+
+
+EXCLUDE_KINDS = ("employer", "location", "title")
+
+
+def _exclude(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not set(value) <= set(EXCLUDE_KINDS):
+        raise WorkflowError(f"json output exclude must map {', '.join(EXCLUDE_KINDS)} to references, got {value!r}")
+    return {str(kind): _refs(ref, "exclude")[0] for kind, ref in value.items()}
 
 
 def _int_field(spec: Mapping[str, Any], key: str, default: int | None) -> int:
@@ -310,7 +386,8 @@ def build_contract(spec: Mapping[str, Any] | None) -> Contract:
         if sentences is not None and (isinstance(sentences, bool) or not isinstance(sentences, int) or sentences < 1):
             raise WorkflowError(f"text output sentences must be a positive integer, got {sentences!r}")
         return TextContract(max_chars=_int_field(spec, "max_chars", 2000), min_chars=_int_field(spec, "min_chars", 1),
-                            sentences=sentences)
+                            sentences=sentences, language_of=_refs(spec.get("language_of"), "language_of"),
+                            names_from=_refs(spec.get("names_from"), "names_from"))
     if kind == "json":
         schema = spec.get("schema")
         if not isinstance(schema, Mapping):
@@ -319,14 +396,18 @@ def build_contract(spec: Mapping[str, Any] | None) -> Contract:
             jsonschema.Draft202012Validator.check_schema(schema)
         except jsonschema.SchemaError as exc:
             raise WorkflowError(f"json output schema is invalid: {exc.message}") from exc
-        contract = JsonContract(schema=schema, grounded=_refs(spec.get("grounded_in")))
+        contract = JsonContract(schema=schema, grounded=_refs(spec.get("grounded_in")),
+                                exclude=_exclude(spec.get("exclude")))
         json_schema_grammar(schema)  # fail now, not on the first command
         return contract
     if kind == "int":
         low, high = _int_field(spec, "min", None), _int_field(spec, "max", None)
         if low > high:
             raise WorkflowError(f"int output needs min <= max, got {low} > {high}")
-        return IntContract(minimum=low, maximum=high, rationale=bool(spec.get("rationale", False)))
+        probed = bool(spec.get("probe", False))
+        if probed and not spec.get("rationale"):
+            raise WorkflowError("int output with probe: true needs rationale: true (the probe follows the reason)")
+        return IntContract(minimum=low, maximum=high, rationale=bool(spec.get("rationale", False)), probed=probed)
     if kind == "enum":
         values = spec.get("values")
         if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):

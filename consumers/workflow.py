@@ -145,14 +145,17 @@ class EntryPoint:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A GGUF model reference: ``path`` (relative to the workflow file) or the
-    ``.gguf`` inside an installed ``package``; ``options`` are llama.cpp settings."""
+    """A GGUF model reference: ``path`` (relative to the workflow file), the ``.gguf``
+    inside an installed ``package``, or a ``catalogue`` model (:mod:`consumers.catalogue`);
+    ``options`` are llama.cpp settings, plus the optional pins ``sha256`` and
+    ``general_name`` checked before first use."""
 
     name: str
     path: str | None = None
     package: str | None = None
     file: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    catalogue: str | None = None
 
     def __getattr__(self, name: str) -> Any:
         """llama.cpp options (``n_ctx``, ...) read as attributes too."""
@@ -167,8 +170,13 @@ class ModelSpec:
 
         Raises:
             WorkflowError: the package is not installed, holds no (or several) matching
-                ``.gguf`` files, or the file does not exist.
+                ``.gguf`` files, the file does not exist, or it fails its pins
+                (``ModelFileError``: sha256, GGUF ``general.name``).
         """
+        from consumers.catalogue import verified_path, verify_file
+
+        if self.catalogue:
+            return verified_path(self.catalogue)
         if self.path:
             found = Path(self.path).expanduser()
             found = found if found.is_absolute() or base_dir is None else base_dir / found
@@ -176,6 +184,9 @@ class ModelSpec:
             found = package_gguf(self.package or "", self.file)
         if not found.is_file():
             raise WorkflowError(f"model {self.name}: file {found} does not exist")
+        pins = {k: self.options.get(k) for k in ("sha256", "general_name")}
+        if any(pins.values()):
+            verify_file(found, sha256=pins["sha256"], expected_name=pins["general_name"])
         return found
 
     def sha256(self, base_dir: Path | None = None) -> str:

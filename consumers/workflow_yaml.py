@@ -182,9 +182,11 @@ def _valid_when(when: Any) -> bool:
 def _parse_models(doc: Any, problems: list[str]) -> dict[str, ModelSpec]:
     models = {}
     for name, spec in _mapping(doc, "workflow: `models`", problems).items():
-        if not isinstance(spec, dict) or not (spec.get("path") or spec.get("package")):
-            problems.append(f"model {name}: needs `path` or `package`")
+        sources = [k for k in ("path", "package", "catalogue") if isinstance(spec, dict) and spec.get(k)]
+        if len(sources) != 1:
+            problems.append(f"model {name}: needs one of `path`, `package` or `catalogue`")
             continue
-        options = {k: v for k, v in spec.items() if k not in ("path", "package", "file")}
-        models[str(name)] = ModelSpec(str(name), spec.get("path"), spec.get("package"), spec.get("file"), options)
+        options = {k: v for k, v in spec.items() if k not in ("path", "package", "file", "catalogue")}
+        models[str(name)] = ModelSpec(str(name), spec.get("path"), spec.get("package"), spec.get("file"), options,
+                                      catalogue=spec.get("catalogue"))
     return models

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from consumers.actors.base import ActorResult
-from consumers.contracts import Contract, build_contract
+from consumers.contracts import Contract, build_contract, ref_values
 from consumers.engine import EngineError, EngineSettings, GenerationRequest, GenerationResult, InferenceEngine
 from consumers.engine import ModelError, get_engine
 from consumers.exceptions import ActorError, PermanentActorError, RetryableActorError, WorkflowError
@@ -146,6 +146,7 @@ class _Prepared:
     prompt: str
     grounding: str
     request: GenerationRequest
+    refs: Any = None  # the contract's reference values (employer, location, title)
 
 
 class LlmActor:
@@ -242,18 +243,24 @@ class LlmActor:
         except ModelError as exc:
             return PermanentActorError(f"stage {cfg.stage}: {exc}")
         attempt = int(command.get("attempt") or 1)
+        refs = ref_values(self.contract, command)
+        # The score's values are probed right after the generated reason (issue 10):
+        # the engine returns their probabilities, the contract takes the expected value.
+        probe = [self.engine.tokenize(text) for text in self.contract.probe] or None
         request = GenerationRequest(
             prompt_tokens=tokens, max_tokens=cfg.max_tokens, seed=cfg.seed + attempt - 1,
-            grammar=self.contract.grammar_for(grounding), temperature=cfg.temperature, top_k=cfg.top_k,
+            grammar=self.contract.grammar_for(grounding, refs), temperature=cfg.temperature, top_k=cfg.top_k,
             top_p=cfg.top_p, repeat_penalty=cfg.repeat_penalty, stop=tuple(stop), timeout_s=cfg.timeout_s,
+            probe=probe,
         )
-        return _Prepared(prompt, grounding, request)
+        return _Prepared(prompt, grounding, request, refs)
 
     def _finish(self, prepared: _Prepared, future: Future) -> ActorResult | ActorError:
         try:
             generated: GenerationResult = future.result()
             output = self.contract.check(generated.text, grounding=prepared.grounding,
-                                         truncated=generated.finish_reason == "length")
+                                         truncated=generated.finish_reason == "length", refs=prepared.refs,
+                                         probs=generated.probe_probs)
         except ActorError as exc:
             return _in_stage(self.config.stage, exc)
         return ActorResult(

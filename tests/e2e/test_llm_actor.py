@@ -54,8 +54,9 @@ def actors(workflow):
     from consumers.actors.llm import LlmActor
 
     overrides = {"threads": THREADS} if THREADS else None
-    return {name: LlmActor(workflow.stages[name], workflow, overrides=overrides)
-            for name in ("summarize", "extract_skills", "score")}
+    fast = {name: replace(workflow.stages[name], actor=replace(workflow.stages[name].actor, model="smollm2"))
+            for name in ("summarize", "extract_skills", "score")}  # tests keep the fast model
+    return {name: LlmActor(stage, workflow, overrides=overrides) for name, stage in fast.items()}
 
 
 def command(posting: dict, outputs: dict, attempt: int = 1) -> dict:
@@ -128,8 +129,9 @@ def test_contract_violation_is_permanent_not_a_crash(actors):
 
 
 def test_missing_upstream_output_is_permanent(actors):
+    actor = _actor_with(actors, "score", prompt="Summary: {outputs.summarize}\nRate it.")
     with pytest.raises(PermanentActorError, match="outputs.summarize"):
-        actors["score"].run(command(example_postings()[0], {}))
+        actor.run(command(example_postings()[0], {}))
 
 
 def test_prompt_longer_than_context_is_permanent(actors):

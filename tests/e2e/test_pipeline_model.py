@@ -28,9 +28,10 @@ pytest.importorskip("llama_cpp")
 LLM_STAGES = ("summarize", "extract_skills", "score")
 
 
-def renamed_default_workflow(tmp_path: Path, suffix: str) -> tuple[Path, dict[str, str]]:
+def renamed_default_workflow(tmp_path: Path, suffix: str, model: str | None = "smollm2") -> tuple[Path, dict[str, str]]:
     """workflows/default.yaml with every stage renamed ``<stage>_<suffix>`` (own topics
-    and consumer groups for this test); prompts, branches, entry points follow."""
+    and consumer groups for this test); prompts, branches, entry points follow. Every
+    llm stage runs on ``model`` (a key of its ``models``; tests keep the fast one)."""
     doc = yaml.safe_load((PROJECT_ROOT / "workflows" / "default.yaml").read_text())
     names = {name: f"{name}_{suffix}" for name in doc["stages"]}
 
@@ -44,6 +45,8 @@ def renamed_default_workflow(tmp_path: Path, suffix: str) -> tuple[Path, dict[st
             stage["prompt"] = re.sub(r"\{outputs\.([A-Za-z_][A-Za-z0-9_]*)\}",
                                      lambda m: "{outputs.%s}" % rename(m.group(1)), stage["prompt"])
         stage["branches"] = [{**b, "next": rename(b["next"])} for b in stage.get("branches", [])]
+        if model and stage["actor"].get("kind") == "llm":
+            stage["actor"] = {**stage["actor"], "model": model}
         stages[rename(name)] = stage
     doc["stages"] = stages
     doc["error_handler"] = rename(doc["error_handler"])

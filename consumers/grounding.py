@@ -1,0 +1,76 @@
+"""Grounding a list output in a text: the candidate phrases a grammar offers
+(:func:`phrases`), whether an item occurs in the text (:func:`occurs`), and dropping
+the items that do not (:func:`ground`). Words are Unicode letters and digits, so a
+German or Spanish posting grounds as well as an English one."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from consumers.grammar import DEFAULT_MAX_STRING
+from consumers.quality import STOPWORDS
+
+MAX_PHRASE_WORDS = 3
+MAX_PHRASES = 800
+
+_WORD = re.compile(r"[^\W_](?:[\w+#./-]*[^\W_]|[\w+#./-]*[+#])?")
+_CLAUSE_WORDS = frozenset("is are was were be been looking hiring seeks seeking needs wanted "
+                          "sucht suchen busca buscamos recherche recherchons".split())
+_NUMBER = re.compile(r"^[\d.,/+-]+$")  # "32 or 40", "85,000" are no skills: no phrase starts with one
+_STOPWORDS = frozenset(
+    "a an and any are as at be been but by can do each for from has have if in into is it its least "
+    "may more most must nice no not of on or our per plus so such than that the their them then there "
+    "these they this those to up us was we were what when where which who will with within would you your "
+    "able also etc other year years week weeks day days hour hours required requirements experience "
+    "eur usd gbp cad chf salary pay paid office remote hybrid join apply now".split()
+).union(*STOPWORDS.values())
+
+
+def occurs(item: str, text: str) -> bool:
+    """Whether ``item`` occurs in ``text``: case-insensitive, on word boundaries, any
+    run of whitespace matching any other ("Go" is not found in "good")."""
+    words = [re.escape(w) for w in item.split()]
+    if not words:
+        return False
+    pattern = r"(?<![^\W_])" + r"\s+".join(words) + r"(?![^\W_])"
+    return re.search(pattern, text, flags=re.IGNORECASE) is not None
+
+
+def ground(value: Any, text: str) -> Any:
+    """``value`` with every string item of every array kept only when it
+    :func:`occurs` in ``text``, duplicates (case-insensitive) removed."""
+    if isinstance(value, list):
+        if all(isinstance(v, str) for v in value):
+            seen: set[str] = set()
+            kept = []
+            for item in (v.strip() for v in value):
+                if item and item.lower() not in seen and occurs(item, text):
+                    seen.add(item.lower())
+                    kept.append(item)
+            return kept
+        return [ground(v, text) for v in value]
+    if isinstance(value, dict):
+        return {k: ground(v, text) for k, v in value.items()}
+    return value
+
+
+def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -> list[str]:
+    """Candidate items of a grounded list: runs of 1 to 3 words of ``text`` that neither
+    start nor end with a stop word, do not start with a bare number, hold no verb of a
+    clause ("is hiring"), hold a letter and :func:`occurs` in ``text`` as written, in
+    order of first appearance, without duplicates."""
+    words = _WORD.findall(text)
+    seen: dict[str, None] = {}
+    for n in range(1, MAX_PHRASE_WORDS + 1):
+        for i in range(len(words) - n + 1):
+            run = words[i:i + n]
+            if run[0].lower() in _STOPWORDS or run[-1].lower() in _STOPWORDS or _NUMBER.match(run[0]):
+                continue
+            if any(w.lower() in _CLAUSE_WORDS for w in run):  # "Cafe is hiring" is a clause, no skill
+                continue
+            phrase = " ".join(run)
+            if (min_len <= len(phrase) <= max_len and any(c.isalpha() for c in phrase) and phrase not in seen
+                    and occurs(phrase, text)):  # "St. Mary's" gives words St, Mary, s: "Mary s" does not occur
+                seen.setdefault(phrase, None)
+    return list(seen)[:MAX_PHRASES]

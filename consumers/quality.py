@@ -1,0 +1,219 @@
+"""Checks that make an output trustworthy beyond its shape (pure Python, no model):
+
+- :func:`detect_language`: the language of a text from its stop words (en, de, es, fr,
+  it, nl, pt); None when the text is too short to tell.
+- :func:`invented_names`: capitalised names (organisations, persons, places) a summary
+  uses that its source text does not contain.
+- :func:`identity_skills`: list items that are the employer, the location or words of
+  the job title alone ("Northwind Analytics", "Berlin", "Senior Engineer").
+
+The contracts (``consumers.contracts``) turn their findings into a
+:class:`ContractViolation`, so the attempt fails and the retry samples afresh.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterable
+
+_STOP = {
+    "en": "the and of to a in for is are with on as be will you we our your this that an or at by from have has "
+          "who which it their they all can must should",
+    "de": "der die das und ist mit für von zu den dem des ein eine einer wir sie ihr ihre im auf bei auch sind als "
+          "oder nicht wird werden uns unser unsere zur zum",
+    "es": "el la los las y de del en con para por un una es son que se su sus nuestro nuestra buscamos al como "
+          "más o experiencia",
+    "fr": "le la les et de des du en pour avec un une est sont que qui nous vous votre notre au aux sur dans "
+          "par ou une",
+    "it": "il lo la gli le e di del della in con per un una è sono che ci nostro nostra cerchiamo al alla",
+    "nl": "de het een en van in met voor op is zijn wij we je jouw onze ons bij als of te",
+    "pt": "o a os as e de do da dos das em com para por um uma é são que nosso nossa procuramos ao",
+}
+STOPWORDS = {lang: frozenset(words.split()) for lang, words in _STOP.items()}
+_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+#: fewer stop-word hits than this: the language is not decided
+MIN_HITS = 3
+
+
+def words(text: str) -> list[str]:
+    """The letter runs of ``text`` (an apostrophe may join two), in order."""
+    return _TOKEN.findall(text or "")
+
+
+def detect_language(text: str) -> str | None:
+    """The language (ISO 639-1) whose stop words occur most often in ``text``; None
+    when fewer than :data:`MIN_HITS` stop words occur or two languages tie."""
+    tokens = [w.lower() for w in words(text)]
+    counts = {lang: sum(1 for t in tokens if t in stop) for lang, stop in STOPWORDS.items()}
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    (best, hits), (_, second) = ranked[0], ranked[1]
+    if hits < MIN_HITS or hits == second:
+        return None
+    return best
+
+
+def same_language(output: str, source: str) -> str | None:
+    """None when ``output`` is in the language of ``source`` (or either is undecided),
+    else a message naming both."""
+    want, got = detect_language(source), detect_language(output)
+    if want is None or got is None or want == got:
+        return None
+    return f"the output is in {got!r}, the source text in {want!r}"
+
+
+# Capitalised words a summary may use without the source naming them: function words
+# that start sentences, generic job words, languages, days and months.
+_COMMON = frozenset("""
+a an the this that these those it its he she they we you i our your their his her my there here
+and or but so if when while with for of in on at by to from as is are was be will can may must should
+also both each every all any some many most other such no not only who what which where how why
+join seeking looking hiring wanted hire apply applicants applicant candidate candidates ideal successful
+role position job jobs vacancy opening opportunity employer company team client clients customer customers
+responsibilities duties tasks requirements required require requires qualifications skills skill knowledge
+experience experienced strong excellent good great key main new full part time remote hybrid onsite
+salary pay benefits contract permanent temporary shift shifts night day weekend weekends training
+summary overview description posting location title company employment hours
+english german spanish french italian dutch portuguese polish turkish arabic chinese
+monday tuesday wednesday thursday friday saturday sunday
+january february march april may june july august september october november december
+mr mrs ms dr
+""".split())
+# A sentence-initial capitalised word is a name when one of these follows it.
+_NAME_VERBS = frozenset("is are seeks seeking hires hiring wants needs has have offers looks "
+                        "sucht bietet busca ofrece recherche cherche propose offre".split())
+_ORG_SUFFIXES = frozenset("gmbh ag se kg ohg inc ltd llc plc corp co sa sl sas sarl srl bv nv".split())
+_SENTENCE_END = re.compile(r"[.!?:;]\s*$")
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _known(word: str, source_words: set[str]) -> bool:
+    """Whether ``word`` (or an inflection sharing its stem) occurs in the source; a
+    compound ("Full-time", "Node.js") when each of its parts does."""
+    parts = words(word)
+    if len(parts) > 1:  # lower-case parts ("English-speaking") are common words, not names
+        return all(_known(part, source_words) for part in parts if part[:1].isupper())
+    if not parts:
+        return True
+    low = _fold(parts[0]).replace("’", "'")
+    low = low[:-2] if low.endswith("'s") else low
+    if low in source_words or low in _COMMON:
+        return True
+    stem = low[: max(4, len(low) - 3)]
+    return len(low) > 4 and any(w.startswith(stem) for w in source_words)
+
+
+def invented_names(output: str, source: str, *, language: str | None = None) -> list[str]:
+    """Capitalised names in ``output`` that ``source`` does not contain, in order.
+
+    A capitalised word counts when it is not sentence-initial, or when it is
+    sentence-initial and followed by another capitalised word, a possessive or a verb
+    such as "is"/"seeks" ("Chipotle is hiring"). In German (``language`` "de", or
+    detected from ``output``) nouns are capitalised, so only runs of two or more
+    capitalised words and words next to a company suffix (GmbH, AG) count.
+    """
+    source_words = {_fold(w).replace("’", "'") for w in words(source)}
+    language = language or detect_language(output)
+    found: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", output.strip()):
+        tokens = list(re.finditer(r"[^\s,;:()\"“”]+", sentence))
+        runs = _capital_runs([t.group(0).strip(".!?") for t in tokens])
+        for start, run in runs:
+            unknown = [w for w in run if w and not _known(w, source_words)]
+            if not unknown:
+                continue
+            nxt = [t.group(0) for t in tokens[start + len(run):start + len(run) + 1]]
+            org = any(_fold(w).strip(".") in _ORG_SUFFIXES for w in run + nxt)
+            if language == "de" and len(run) < 2 and not org:
+                continue
+            if start == 0 and len(run) == 1 and not org:
+                follower = _fold(nxt[0]) if nxt else ""
+                possessive = _fold(run[0]).endswith(("'s", "’s"))
+                if follower not in _NAME_VERBS and not possessive:
+                    continue
+            first = next(i for i, w in enumerate(run) if w in unknown)
+            last = max(i for i, w in enumerate(run) if w in unknown)
+            found.append(" ".join(run[first:last + 1]))
+    return found
+
+
+def _capital_runs(tokens: list[str]) -> list[tuple[int, list[str]]]:
+    """(index of first token, tokens) of each run of capitalised tokens."""
+    runs: list[tuple[int, list[str]]] = []
+    current: list[str] = []
+    for i, token in enumerate(tokens + [""]):
+        if token[:1].isupper():
+            current.append(token)
+            continue
+        if current:
+            runs.append((i - len(current), current))
+            current = []
+    return runs
+
+
+_ROLE_WORDS = frozenset("""
+engineer engineers developer developers programmer nurse nurses manager managers assistant assistants
+technician technicians driver drivers clerk officer specialist analyst consultant representative rep
+associate cashier cook chef teacher teachers tutor electrician plumber carpenter welder mechanic
+accountant bookkeeper controller auditor senior junior lead head principal chief intern internship trainee
+apprentice worker workers operator coordinator supervisor administrator admin designer architect scientist
+agent advisor adviser receptionist waiter waitress server bartender barista housekeeper cleaner
+caregiver carer therapist pharmacist physician doctor paramedic dispatcher planner buyer merchandiser
+salesperson executive director staff member m w d f h
+ingenieur ingenieurin entwickler entwicklerin pflegefachkraft krankenpfleger fachkraft mitarbeiter
+mitarbeiterin leiter leiterin verkäufer verkäuferin elektriker koch köchin lehrer lehrerin
+enfermero enfermera desarrollador desarrolladora camarero camarera cocinero vendedor vendedora profesor
+ingénieur développeur développeuse infirmier infirmière serveur serveuse vendeur vendeuse enseignant
+""".split())
+_LEGAL = re.compile(r"\b(gmbh|ag|se|kg|inc|ltd|llc|plc|corp|co|s\.?a|s\.?l|sas|sarl|srl|bv|nv)\b\.?", re.I)
+
+
+def _norm(text: str) -> str:
+    return " ".join(_fold(w) for w in words(text))
+
+
+def _singular(word: str) -> str:
+    """"workers" -> "worker" (a plural names the same job)."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    return bool(needle) and f" {needle} " in f" {haystack} "
+
+
+def identity_reason(item: str, *, employer: str = "", location: str = "", title: str = "") -> str | None:
+    """Why ``item`` is not a skill, or None when it may be one: it is (part of) the
+    employer's name or the location, or it holds nothing but words of the job title
+    naming the job itself (a role word such as "Engineer", "Nurse", "Senior")."""
+    skill = _norm(item)
+    if not skill:
+        return None
+    employer_core = _norm(_LEGAL.sub(" ", employer or ""))
+    if employer and _LEGAL.fullmatch(item.strip()) and _LEGAL.search(employer):
+        return "the employer"  # its legal form alone ("GmbH")
+    if employer_core and (_contains(employer_core, skill) or _contains(skill, employer_core)):
+        return "the employer"
+    place = _norm(location or "")
+    if place and (_contains(place, skill) or _contains(skill, place)):
+        return "the location"
+    title_norm = _norm(title or "")
+    title_words = {_singular(w) for w in title_norm.split()}
+    item_words = [_singular(w) for w in skill.split()]
+    if title_norm and (skill == title_norm or (
+            all(w in title_words for w in item_words) and any(w in _ROLE_WORDS for w in item_words))):
+        return "the job title"
+    return None
+
+
+def identity_skills(items: Iterable[str], *, employer: str = "", location: str = "",
+                    title: str = "") -> list[tuple[str, str]]:
+    """(item, reason) for each item that is the employer, the location or the title."""
+    found = []
+    for item in items:
+        reason = identity_reason(item, employer=employer, location=location, title=title)
+        if reason:
+            found.append((item, reason))
+    return found

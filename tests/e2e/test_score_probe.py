@@ -1,0 +1,49 @@
+"""The score stage with the real model: the score comes from the model's probabilities
+over 1..10 after its one-sentence reason, so a precise posting and a vague one get
+different scores, each stored with its distribution. No mock: llama.cpp runs the
+workflow's own model (the catalogue model the default workflow names)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from wavestream import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+pytest.importorskip("llama_cpp")
+
+EVAL = PROJECT_ROOT / "examples" / "eval" / "postings.jsonl"
+PRECISE, VAGUE = "eval-05", "eval-08"  # ICU nurse with licence, shifts and pay / "healthcare opportunities"
+
+
+def _posting(posting_id: str) -> dict:
+    for line in EVAL.read_text().splitlines():
+        row = json.loads(line)
+        if row["posting_id"] == posting_id:
+            return {"company": None, "location": None, "url": None, "source": None, "summary": None,
+                    "attributes": {}, "submitted_at": 0, **row}
+    raise LookupError(posting_id)
+
+
+def test_a_precise_and_a_vague_posting_score_apart():
+    from consumers.actors.llm import LlmActor
+    from consumers.workflow import load_workflow
+
+    workflow = load_workflow(PROJECT_ROOT / "workflows" / "default.yaml")
+    actor = LlmActor(workflow.stages["score"], workflow, overrides={"threads": 2})
+    outputs = {}
+    for posting_id in (PRECISE, VAGUE):
+        command = {"posting": _posting(posting_id), "outputs": {"extract_skills": "[]", "summarize": ""},
+                   "attempt": 1}
+        outputs[posting_id] = json.loads(actor.run(command).output)
+    for out in outputs.values():
+        assert set(out["distribution"]) == {str(v) for v in range(1, 11)}
+        assert math.isclose(sum(out["distribution"].values()), 1.0, abs_tol=0.01)
+        assert out["value"] == max(1, min(10, math.floor(out["expected"] + 0.5)))
+        assert len(out["rationale"]) >= 12
+    assert outputs[PRECISE]["value"] != outputs[VAGUE]["value"], outputs
+    assert outputs[PRECISE]["expected"] > outputs[VAGUE]["expected"], outputs

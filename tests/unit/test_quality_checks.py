@@ -1,0 +1,165 @@
+"""The quality checks of consumers.quality and the contracts that enforce them: the
+posting's language, names the posting does not contain, and skills that are the
+employer, the location or the title."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from consumers.contracts import ContractViolation, build_contract, ref_values
+from consumers.quality import detect_language, identity_reason, identity_skills, invented_names, same_language
+
+pytestmark = pytest.mark.unit
+
+EN = "We are looking for a nurse who will care for patients on our ward and work with the doctors."
+DE = "Wir suchen eine Pflegefachkraft für unsere Station. Sie arbeiten mit den Ärzten und der Pflege im Team."
+ES = "Buscamos un camarero para la temporada de verano. Tus tareas son atender a los clientes y servir las mesas."
+FR = "Nous recherchons un vendeur pour notre boutique. Vous accueillez les clients et gérez la caisse avec le sourire."
+
+
+@pytest.mark.parametrize("text, lang", [(EN, "en"), (DE, "de"), (ES, "es"), (FR, "fr")])
+def test_detect_language(text, lang):
+    assert detect_language(text) == lang
+
+
+def test_detect_language_undecided_for_short_text():
+    assert detect_language("Python, SQL, Docker") is None
+    assert detect_language("") is None
+
+
+def test_same_language_names_both_when_they_differ():
+    assert same_language(EN, EN) is None
+    assert same_language(DE, EN) == "the output is in 'de', the source text in 'en'"
+    assert same_language("Python SQL", EN) is None  # undecided output: no verdict
+
+
+POSTING = ("The Copper Kettle Cafe is hiring a barista in Dublin. You prepare espresso drinks, take orders at the "
+           "till and keep the counter clean to HACCP standards.")
+
+
+@pytest.mark.parametrize("summary", [
+    "The Copper Kettle Cafe is hiring a barista in Dublin. Candidates need espresso and HACCP skills.",
+    "A cafe in Dublin is hiring a barista. The barista prepares espresso drinks and keeps the counter clean.",
+    "Looking for a barista who knows HACCP. Full-time work in Dublin with English-speaking customers.",
+    "Baristas prepare espresso drinks. Experience with the till is needed.",
+])
+def test_summaries_naming_only_the_postings_names_pass(summary):
+    assert invented_names(summary, POSTING) == []
+
+
+@pytest.mark.parametrize("summary, name", [
+    ("Chipotle is hiring a barista in Dublin. Candidates need espresso skills.", "Chipotle"),
+    ("A barista is needed at Blue Bottle Coffee in Dublin. Espresso skills are required.", "Blue Bottle Coffee"),
+    ("The cafe in Dublin is hiring a barista. Contact Emily Carter for details.", "Emily Carter"),
+    ("Starbucks's Dublin cafe is hiring a barista. Espresso skills are needed.", "Starbucks's"),
+    ("The cafe is hiring a barista in London. Espresso skills are needed.", "London"),
+])
+def test_invented_names_are_found(summary, name):
+    assert any(name in found for found in invented_names(summary, POSTING))
+
+
+def test_german_nouns_are_not_names_but_invented_companies_are():
+    source = "Das Klinikum Nord sucht eine Pflegefachkraft für die Station in Hamburg."
+    ok = "Das Klinikum Nord sucht eine Pflegefachkraft. Erfahrung im Schichtdienst und Teamfähigkeit sind wichtig."
+    assert invented_names(ok, source) == []
+    bad = "Die Helios Kliniken GmbH sucht eine Pflegefachkraft. Erfahrung im Schichtdienst ist wichtig."
+    assert invented_names(bad, source)
+
+
+def test_identity_reason_employer_location_title():
+    kw = {"employer": "Northwind Analytics GmbH", "location": "Berlin, Germany (hybrid)",
+          "title": "Senior Python Backend Engineer"}
+    assert identity_reason("Northwind Analytics", **kw) == "the employer"
+    assert identity_reason("GmbH", **kw) == "the employer"
+    assert identity_reason("northwind", **kw) == "the employer"
+    assert identity_reason("Berlin", **kw) == "the location"
+    assert identity_reason("Senior Python Backend Engineer", **kw) == "the job title"
+    assert identity_reason("Backend Engineer", **kw) == "the job title"
+    assert identity_reason("Senior", **kw) == "the job title"
+    assert identity_reason("Backend Engineers", **kw) == "the job title"  # plural of the title's words
+    for skill in ("Python", "Backend", "PostgreSQL", "Apache Kafka", "Docker"):
+        assert identity_reason(skill, **kw) is None, skill
+
+
+def test_identity_skills_lists_each_with_its_reason():
+    found = identity_skills(["SQL", "St. Mary's Hospital", "Columbus", "Registered Nurse"],
+                            employer="St. Mary's Hospital", location="Columbus, OH", title="Registered Nurse")
+    assert found == [("St. Mary's Hospital", "the employer"), ("Columbus", "the location"),
+                     ("Registered Nurse", "the job title")]
+
+
+def test_identity_reason_with_empty_fields_keeps_everything():
+    assert identity_reason("Python") is None
+    assert identity_reason("Python", employer="", location="", title="") is None
+
+
+SKILLS = {"type": "json", "grounded_in": "posting.description",
+          "exclude": {"employer": "posting.company", "location": "posting.location", "title": "posting.title"},
+          "schema": {"type": "array", "minItems": 1, "maxItems": 8,
+                     "items": {"type": "string", "minLength": 2, "maxLength": 40}}}
+COMMAND = {"posting": {"title": "Data Engineer", "company": "Northwind Analytics", "location": "Berlin",
+                       "description": "Northwind Analytics in Berlin needs a data engineer for Python and Kafka."}}
+
+
+def test_skills_contract_drops_employer_location_and_title_after_decoding():
+    contract = build_contract(SKILLS)
+    refs = ref_values(contract, COMMAND)
+    assert refs == {"posting.company": "Northwind Analytics", "posting.location": "Berlin",
+                    "posting.title": "Data Engineer"}
+    raw = json.dumps(["Northwind Analytics", "Berlin", "data engineer", "Python", "Kafka"])
+    out = contract.check(raw, grounding=COMMAND["posting"]["description"], refs=refs)
+    assert json.loads(out) == ["Python", "Kafka"]
+
+
+def test_skills_contract_with_only_identity_items_breaks_min_items():
+    contract = build_contract(SKILLS)
+    with pytest.raises(ContractViolation, match="non-empty"):
+        contract.check('["Northwind Analytics"]', grounding=COMMAND["posting"]["description"],
+                       refs=ref_values(contract, COMMAND))
+
+
+def test_skills_grammar_does_not_offer_identity_phrases():
+    contract = build_contract(SKILLS)
+    grammar = contract.grammar_for(COMMAND["posting"]["description"], ref_values(contract, COMMAND))
+    assert '"Python"' in grammar or "Python" in grammar
+    assert "Northwind" not in grammar and "Berlin" not in grammar
+
+
+def test_ref_values_missing_optional_field_is_empty():
+    contract = build_contract(SKILLS)
+    assert ref_values(contract, {"posting": {"title": "X", "description": "y"}})["posting.company"] == ""
+
+
+SUMMARY = {"type": "text", "sentences": 2, "language_of": "posting.description",
+           "names_from": ["posting.title", "posting.company", "posting.location", "posting.description"]}
+CAFE = {"posting": {"title": "Barista", "company": "The Copper Kettle Cafe", "location": "Dublin",
+                    "description": POSTING}}
+
+
+def test_summary_contract_refuses_invented_employer_and_other_language():
+    contract = build_contract(SUMMARY)
+    refs = ref_values(contract, CAFE)
+    good = "The Copper Kettle Cafe is hiring a barista in Dublin. The barista needs espresso and HACCP skills."
+    assert contract.check(good, refs=refs) == good
+    with pytest.raises(ContractViolation, match="names 'Chipotle'"):
+        contract.check("Chipotle is hiring a barista in Dublin. The barista needs espresso skills.", refs=refs)
+    with pytest.raises(ContractViolation, match="language"):
+        contract.check("Wir suchen einen Barista für das Cafe in Dublin. Sie arbeiten mit der Kasse und dem Team.",
+                       refs=refs)
+
+
+def test_exclude_rejects_unknown_kinds():
+    from consumers.exceptions import WorkflowError
+
+    with pytest.raises(WorkflowError, match="exclude"):
+        build_contract({**SKILLS, "exclude": {"salary": "posting.title"}})
+
+
+def test_grounded_phrases_hold_no_clause():
+    from consumers.grounding import phrases
+
+    found = phrases("The Copper Kettle Cafe is hiring a barista. Latte art and HACCP standards. EUR 13.50 per hour.")
+    assert "latte art" in [p.lower() for p in found] and "HACCP standards" in found
+    assert not [p for p in found if "is hiring" in p or p.startswith("13")]
