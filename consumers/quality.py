@@ -78,6 +78,8 @@ english german spanish french italian dutch portuguese polish turkish arabic chi
 monday tuesday wednesday thursday friday saturday sunday
 january february march april may june july august september october november december
 mr mrs ms dr
+street st road rd avenue ave lane drive boulevard suite floor building city town county state region area
+district zip code postal north south east west central downtown usa us uk eu
 """.split())
 # A sentence-initial capitalised word is a name when one of these follows it.
 _NAME_VERBS = frozenset("is are seeks seeking hires hiring wants needs has have offers looks "
@@ -116,6 +118,7 @@ def invented_names(output: str, source: str, *, language: str | None = None) -> 
     capitalised words and words next to a company suffix (GmbH, AG) count.
     """
     source_words = {_fold(w).replace("’", "'") for w in words(source)}
+    source_words |= {w[:-2] for w in source_words if w.endswith("'s")}  # "Mary's" is known as "Mary" too
     language = language or detect_language(output)
     found: list[str] = []
     for sentence in re.split(r"(?<=[.!?])\s+", output.strip()):

@@ -107,7 +107,8 @@ def test_default_workflow_through_the_workers(kafka_settings, kafka_bootstrap, t
     seen = counts(log.events)
     assert all(n == 1 for n in seen.values()), [k for k, n in seen.items() if n != 1]
     completed = {(e["posting_id"], e["stage"]): e["payload"] for e in log.of("InteractionCompleted")}
-    assert not log.of("InteractionFailed"), log.of("InteractionFailed")
+    failures = [(e["posting_id"], e["stage"], e["attempt"], e["payload"]["error_type"], e["payload"]["message"][:200], e["payload"]["will_retry"]) for e in log.of("InteractionFailed")]
+    assert not failures, failures
     for posting in postings:
         pid = posting["posting_id"]
         out = {stage: completed[(pid, names[stage])] for stage in LLM_STAGES}
