@@ -105,7 +105,7 @@ def resolve_start(settings: KafkaSettings, group_id: str, start: str | None) -> 
     try:
         count = len(consumer.list_topics(POSTINGS, timeout=30).topics[POSTINGS].partitions)
         partitions = [TopicPartition(POSTINGS, p) for p in range(count)]
-        committed = consumer.committed(partitions, timeout=30)
+        committed = _committed(consumer, partitions)
         if any(tp.offset >= 0 for tp in committed):
             log.info("router group %s resumes from its committed offsets on %s", group_id, POSTINGS)
             return
@@ -127,6 +127,35 @@ def resolve_start(settings: KafkaSettings, group_id: str, start: str | None) -> 
         raise KafkaClientError(f"cannot decide where group {group_id} starts on {POSTINGS}: {exc}") from exc
     finally:
         consumer.close()
+
+
+#: Coordinator errors of a broker that just started or moved a group: asked again.
+_COORDINATOR_ERRORS = ("NOT_COORDINATOR", "COORDINATOR_LOAD_IN_PROGRESS", "COORDINATOR_NOT_AVAILABLE",
+                       "_TIMED_OUT", "_TRANSPORT")
+_COMMITTED_ATTEMPTS = 60
+
+
+def _committed(consumer: Any, partitions: list) -> list:
+    """The group's committed offsets of ``partitions``, asked again (up to a minute)
+    while the group coordinator is loading or moving.
+
+    Raises:
+        KafkaException: the offsets cannot be read.
+    """
+    from confluent_kafka import KafkaError, KafkaException
+
+    retry = {getattr(KafkaError, name) for name in _COORDINATOR_ERRORS if hasattr(KafkaError, name)}
+    for attempt in range(_COMMITTED_ATTEMPTS):
+        try:
+            return consumer.committed(partitions, timeout=30)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if not isinstance(err, KafkaError) or attempt == _COMMITTED_ATTEMPTS - 1 or not (
+                    err.retriable() or err.code() in retry):
+                raise
+            log.info("committed offsets not readable yet (%s); asking again", err.str())
+            time.sleep(1.0)
+    raise AssertionError("unreachable")
 
 
 def build_router(settings: KafkaSettings, workflow: Workflow, *, instance: str, batch_size: int = 100,

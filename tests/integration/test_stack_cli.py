@@ -114,7 +114,7 @@ def test_commands_find_the_running_stack_without_exports(stack_env, kafka_bootst
     assert up.returncode == 0, up.stderr
     stack_kafka = f"127.0.0.1:{stack_env['WAVESTREAM_STACK_KAFKA_PORT']}"
     workflow = tmp_path / "wf.yaml"
-    workflow.write_text(f"stages:\n  only_{unique}: {{}}\n")
+    workflow.write_text(f"name: wf-{unique}\nstages:\n  only_{unique}: {{}}\n")
     topic = f"stage.only_{unique}"
 
     # No WAVESTREAM_KAFKA_* / WAVESTREAM_PG_DSN, and not even the stack's ports: the state
@@ -133,7 +133,7 @@ def test_commands_find_the_running_stack_without_exports(stack_env, kafka_bootst
 
     # The environment wins: a bootstrap set there is used even though the stack runs.
     other = f"other_{unique}"
-    workflow.write_text(f"stages:\n  {other}: {{}}\n")
+    workflow.write_text(f"name: wf-{unique}\nstages:\n  {other}: {{}}\n")
     env_wins = run({**bare, "WAVESTREAM_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap},
                    "topics", "create", "--workflow", str(workflow))
     assert env_wins.returncode == 0, env_wins.stderr

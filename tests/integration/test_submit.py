@@ -14,6 +14,8 @@ from wavestream.clients import build_admin, build_consumer
 from wavestream.codec import AvroCodec
 from wavestream.topics import TopicSpec, create_topics
 
+from tests.integration.test_worker_helpers import script_stage, write_workflow
+
 pytestmark = pytest.mark.integration
 
 DESC = "Maintain Kubernetes clusters and write Terraform modules for our platform team."
@@ -108,8 +110,11 @@ def test_submit_cli_csv_and_command_cli(kafka_settings, unique, tmp_path: Path, 
     events = _read_all(kafka_settings, events_topic, f"g2-{unique}", 1)
     assert [(e["payload"]["line"], e["key"]) for e in events] == [(3, "c-2")]
 
-    for args in (["cancel", "c-1", "--reason", "dup"], ["rerun", "c-1", "--stage", "score"],
-                 ["decide", "c-1", "approve", "--stage", "review", "--by", "ops"]):
+    reviewed = write_workflow(tmp_path, f"reviewed-{unique}", {
+        "score": script_stage("echo", "review"),
+        "review": {"actor": {"kind": "human"}, "branches": [{"when": "*", "next": "done"}]}})
+    for args in (["cancel", "c-1", "--reason", "dup"], ["rerun", "c-1", "--stage", "score", "--workflow", str(reviewed)],
+                 ["decide", "c-1", "approve", "--stage", "review", "--by", "ops", "--workflow", str(reviewed)]):
         result = CliRunner().invoke(main, ["command", "--topic", commands_topic, *args])
         assert result.exit_code == 0, result.output
     commands = _read_all(kafka_settings, commands_topic, f"g3-{unique}", 3)
