@@ -1,8 +1,10 @@
-"""The stage worker: one process serves one stage (``wavestream worker --stage S``).
+"""The stage worker: one stage's loop (``wavestream worker --stage S``; several stages
+in one process are :mod:`consumers.process`).
 
-:class:`StageHandler` turns one ``StageCommand`` into events and the next command
-(:mod:`consumers.routing`); :class:`~consumers.loop.TransactionalLoop` makes that
-exactly-once. The worker refuses to start when the workflow is invalid or a topic it
+:class:`StageHandler` turns ``StageCommand`` records into events and next commands
+(:mod:`consumers.routing`), an llm actor's batch at once; :class:`~consumers.loop.TransactionalLoop`
+makes that exactly-once. :func:`batch_limits` derives the batch size and the
+transaction and poll limits from the stage's ``timeout_s``. The worker refuses to start when the workflow is invalid or a topic it
 reads or writes is missing.
 """
 
