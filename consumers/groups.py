@@ -13,42 +13,24 @@ assignor. The assignor balances what the group reads:
   whose rebalances are eager.
 
 Settings of the classic protocol that the consumer protocol refuses (the broker owns
-session timeout and heartbeats there) are dropped from the pass-through with a warning.
+session timeout and heartbeats there) are dropped from the pass-through with a warning,
+for every consumer (:func:`wavestream.clients.consumer_config`).
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import replace
 from typing import Any
 
 from wavestream.config import KafkaSettings
 
-log = logging.getLogger(__name__)
-
 CONSUMER = "consumer"
 CLASSIC = "classic"
-#: librdkafka settings the consumer protocol refuses (KIP-848 moves them to the broker).
-CLASSIC_ONLY = ("session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy",
-                "group.protocol.type")
 _CLASSIC_ASSIGNOR = {"uniform": "cooperative-sticky", "range": "range"}
 
 
 def group_protocol(settings: KafkaSettings) -> str:
     """``consumer`` (KIP-848, the default) or ``classic`` from the pass-through settings."""
     return str(settings.client.get("group.protocol", CONSUMER)).lower()
-
-
-def for_group(settings: KafkaSettings) -> KafkaSettings:
-    """``settings`` without the classic-only keys when the consumer protocol is used."""
-    if group_protocol(settings) != CONSUMER:
-        return settings
-    dropped = [k for k in CLASSIC_ONLY if k in settings.client]
-    if not dropped:
-        return settings
-    log.warning("group.protocol=consumer: ignoring %s (the broker's group.consumer.* settings apply)",
-                ", ".join(dropped))
-    return replace(settings, client={k: v for k, v in settings.client.items() if k not in CLASSIC_ONLY})
 
 
 def group_overrides(settings: KafkaSettings, assignor: str, max_poll_interval_ms: int | None) -> dict[str, Any]:

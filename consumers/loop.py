@@ -38,7 +38,7 @@ from typing import Any, Callable, Mapping
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from consumers.batching import Batch, BatchRunner
-from consumers.groups import for_group, group_overrides
+from consumers.groups import group_overrides
 from consumers.outcome import ConsumerFatal, Gate, Handler, Out, TransientRecordError, WorkerFenced
 from consumers.pauses import PauseBook
 from wavestream import metrics
@@ -123,7 +123,7 @@ class TransactionalLoop:
         overrides.update(self.config.consumer_overrides)
         if self.config.group_instance_id:
             overrides["group.instance.id"] = self.config.group_instance_id
-        self.consumer = build_consumer(for_group(self.settings), self.config.group_id, read_committed=True, **overrides)
+        self.consumer = build_consumer(self.settings, self.config.group_id, read_committed=True, **overrides)
         self.consumer.subscribe(self.config.topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
                                 on_lost=self._on_revoke)
         self.pauses = PauseBook(self.gate, self._clock, self.log)

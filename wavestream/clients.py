@@ -47,11 +47,20 @@ def producer_config(
     return conf
 
 
+#: librdkafka settings the KIP-848 consumer protocol refuses (the broker owns them there).
+CLASSIC_ONLY = ("session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy",
+                "group.protocol.type")
+
+
 def consumer_config(
     settings: KafkaSettings, group_id: str, *, read_committed: bool = True, **overrides: Any
 ) -> dict[str, Any]:
-    """Config for a consumer that commits offsets itself (never auto-commit)."""
-    return _base(
+    """Config for a consumer that commits offsets itself (never auto-commit).
+
+    With ``group.protocol=consumer`` (KIP-848) the classic-only settings of the
+    pass-through are dropped with a warning: librdkafka refuses to build such a consumer,
+    and the broker's ``group.consumer.*`` settings apply instead."""
+    conf = _base(
         settings,
         {
             "group.id": group_id,
@@ -61,6 +70,14 @@ def consumer_config(
             **overrides,
         },
     )
+    if str(conf.get("group.protocol", "classic")).lower() == "consumer":
+        dropped = [k for k in CLASSIC_ONLY if k in conf]
+        if dropped:
+            log.warning("group.protocol=consumer: ignoring %s (the broker's group.consumer.* settings apply)",
+                        ", ".join(dropped))
+            for key in dropped:
+                del conf[key]
+    return conf
 
 
 def _build(kind: type, conf: dict[str, Any]) -> Any:
