@@ -53,17 +53,22 @@ def run(settings, bootstrap: str, workers: int, postings: int, batch: int, tmp: 
                        "--instance-id", str(i), "--batch", str(batch), "--batch-ms", "2000")
         pool.wait_members(settings, f"wavestream-stage-{stage}", workers)
         ids = [f"{tag}-{i:05d}" for i in range(postings)]
+        wanted = set(ids)
         produce_commands(settings, workflow, stage, (posting(i) for i in ids))
         seconds = events.wait_for("InteractionCompleted", set(ids), timeout_s=max(120.0, postings * 0.2))
-        per_worker = Counter(e["worker_id"] for e in events.events if e["event_type"] == "InteractionCompleted")
+        per_worker = Counter(e["worker_id"] for e in events.events
+                             if e["event_type"] == "InteractionCompleted" and e["posting_id"] in wanted)
         return seconds, sorted(per_worker.values(), reverse=True) + [0] * (workers - len(per_worker))
     finally:
         events.close()
         pool.stop_all()
 
 
-def join_stall(settings, bootstrap: str, protocol: str, postings: int, batch: int, tmp: Path) -> float:
-    """Longest gap (s) between consecutive completions after a second worker starts."""
+def join_stall(settings, bootstrap: str, protocol: str, postings: int, batch: int,
+               tmp: Path) -> tuple[float, list[int]]:
+    """(longest gap (s) between consecutive completions after a second worker starts,
+    completions per worker after that moment: the figure means something only when the
+    second worker did some of the work)."""
     tag = uuid.uuid4().hex[:8]
     stage = f"join_{tag}"
     workflow = _workflow(tmp, tag, stage)
@@ -76,16 +81,17 @@ def join_stall(settings, bootstrap: str, protocol: str, postings: int, batch: in
         pool.start(f"{stage}-0", *args, "--instance-id", "0")
         pool.wait_members(settings, f"wavestream-stage-{stage}", 1)
         ids = [f"{tag}-{i:05d}" for i in range(postings)]
+        wanted = set(ids)
         produce_commands(settings, workflow, stage, (posting(i) for i in ids))
-        events.wait_for("InteractionCompleted", set(ids[: postings // 4]), timeout_s=300)
+        events.wait_for("InteractionCompleted", wanted, timeout_s=300, at_least=postings // 4)
         joined = time.time()
         pool.start(f"{stage}-1", *args, "--instance-id", "1")
         events.wait_for("InteractionCompleted", set(ids), timeout_s=max(120.0, postings * 0.2))
-        times = sorted(e["occurred_at"].timestamp() for e in events.events
-                       if e["event_type"] == "InteractionCompleted")
-        after = [t for t in times if t >= joined]
+        done = [e for e in events.events if e["event_type"] == "InteractionCompleted" and e["posting_id"] in wanted]
+        after = sorted(e["occurred_at"].timestamp() for e in done if e["occurred_at"].timestamp() >= joined)
         gaps = [b - a for a, b in zip([joined, *after], after)]
-        return max(gaps) if gaps else float("nan")
+        per_worker = Counter(e["worker_id"] for e in done if e["occurred_at"].timestamp() >= joined)
+        return (max(gaps) if gaps else float("nan")), sorted(per_worker.values(), reverse=True)
     finally:
         events.close()
         pool.stop_all()
@@ -96,6 +102,8 @@ def main() -> None:
     parser.add_argument("--postings", type=int, default=400)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--batch", type=int, default=10, help="records per transaction")
+    parser.add_argument("--join-postings", type=int, default=1200,
+                        help="postings of the join runs (one worker alone needs 60 s for 1200)")
     args = parser.parse_args()
     with kafka() as (settings, bootstrap), tempfile.TemporaryDirectory(prefix="wavestream-scale-") as tmp:
         print(f"{args.postings} postings, sleep:50 actor, {settings.partitions} partitions, batch {args.batch}")
@@ -114,8 +122,10 @@ def main() -> None:
         print(f"ideal for sleep:50 is 20 postings/s per worker; speed-up = rate / rate with {args.workers[0]} worker(s)")
         stalls = {}
         for protocol in ("consumer", "classic"):
-            stalls[protocol] = join_stall(settings, bootstrap, protocol, args.postings, args.batch, Path(tmp))
-            print(f"longest stall while a worker joins ({protocol} protocol): {stalls[protocol]:.2f} s", flush=True)
+            stalls[protocol], shares = join_stall(settings, bootstrap, protocol, args.join_postings, args.batch,
+                                                  Path(tmp))
+            print(f"longest stall while a worker joins ({protocol} protocol): {stalls[protocol]:.2f} s; "
+                  f"completions per worker after the join started: {shares}", flush=True)
         print(json.dumps({"workers": rates, "join_stall_s": {k: round(v, 2) for k, v in stalls.items()},
                           "classic_stall_vs_consumer": round(stalls["classic"] / stalls["consumer"], 2)}))
 

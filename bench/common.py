@@ -97,9 +97,11 @@ class Events:
         self.consumer.assign([TopicPartition(EVENTS, p, high) for p, high in highs.items()])
         self.events: list[dict[str, Any]] = []
 
-    def wait_for(self, event_type: str, posting_ids: set[str], timeout_s: float) -> float:
-        """Seconds until every posting in ``posting_ids`` has an ``event_type`` event
-        (time of the last one's arrival); raises TimeoutError past ``timeout_s``."""
+    def wait_for(self, event_type: str, posting_ids: set[str], timeout_s: float, at_least: int | None = None) -> float:
+        """Seconds until every posting in ``posting_ids`` (or ``at_least`` of them) has an
+        ``event_type`` event (time of the last one's arrival); raises TimeoutError past
+        ``timeout_s``."""
+        wanted = len(posting_ids) if at_least is None else at_least
         started = time.monotonic()
         seen = {e["posting_id"] for e in self.events if e["event_type"] == event_type} & posting_ids
         while time.monotonic() - started < timeout_s:
@@ -107,13 +109,12 @@ class Events:
                 if msg.error() is not None:
                     continue
                 value = CODEC.decode(msg.value()).value
-                if value["posting_id"] in posting_ids:
-                    self.events.append(value)
-                    if value["event_type"] == event_type:
-                        seen.add(value["posting_id"])
-            if seen >= posting_ids:
+                self.events.append(value)  # every event: a later wait may ask for other postings
+                if value["event_type"] == event_type and value["posting_id"] in posting_ids:
+                    seen.add(value["posting_id"])
+            if len(seen) >= wanted:
                 return time.monotonic() - started
-        raise TimeoutError(f"{len(seen)}/{len(posting_ids)} postings reached {event_type} in {timeout_s:.0f}s")
+        raise TimeoutError(f"{len(seen)}/{wanted} postings reached {event_type} in {timeout_s:.0f}s")
 
     def close(self) -> None:
         self.consumer.close()
