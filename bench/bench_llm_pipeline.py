@@ -111,7 +111,8 @@ def main() -> None:
                       "tokens_per_s": round((s["prompt_tokens"] + s["generated_tokens"]) / run.seconds, 1),
                       "prompt_tokens_per_s": round(s["prompt_tokens"] / max(s["prompt_s"], 1e-9), 1),
                       "generated_tokens_per_s": round(s["generated_tokens"] / max(s["generate_s"], 1e-9), 1),
-                      "prompt_s": round(s["prompt_s"], 2), "generate_s": round(s["generate_s"], 2),
+                      "prompt_s": round(s["prompt_s"], 2), "cached_prompt_tokens": s["cached_tokens"],
+                      "generate_s": round(s["generate_s"], 2),
                       "sample_s": round(s["sample_s"], 2), "grammar_full": s["grammar_full"], "usable": run.usable})
     pipe_s = ok = None
     if not args.no_pipeline:

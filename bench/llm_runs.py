@@ -116,6 +116,7 @@ def describe_engine(run: Run, n: int) -> str:
     other = max(0.0, run.seconds - s["decode_s"] - s["sample_s"])
     return (f"max_sequences={s['max_sequences']:>2}: {run.seconds:7.1f}s {n / run.seconds:6.3f} postings/s "
             f"{tokens / run.seconds:6.0f} tokens/s | prompt {s['prompt_tokens']} tok in {s['prompt_s']:.1f}s "
+            f"(+{s['cached_tokens']} held by a slot, not processed) "
             f"({s['prompt_tokens'] / max(s['prompt_s'], 1e-9):.0f}/s), generation {s['generated_tokens']} tok in "
             f"{s['generate_s']:.1f}s ({s['generated_tokens'] / max(s['generate_s'], 1e-9):.0f}/s), sampling "
             f"{s['sample_s']:.1f}s ({s['grammar_full']} full-vocabulary grammar passes), other {other:.1f}s, "

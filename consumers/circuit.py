@@ -5,8 +5,10 @@ Open: nothing runs until ``open_timeout_s`` has passed (the loop pauses every as
 partition, so work waits instead of failing). Half-open: one probe runs; success closes
 the circuit, a retryable failure opens it again for another timeout.
 
-Only retryable failures count: a permanent failure is a bad input or output, not a
-broken dependency, so it counts as a working actor.
+Only failures of the actor itself count (``ActorError.counts_toward_circuit``: the
+retryable errors other than a contract break): a permanent failure or an output that
+broke its contract is a bad input or output, not a broken dependency, so it counts as a
+working actor.
 """
 
 from __future__ import annotations

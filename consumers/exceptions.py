@@ -16,8 +16,11 @@ class ActorError(WavestreamError):
 
     ``retryable`` decides between a retry through ``stage.<s>.retry`` and the error
     branch; ``status`` is the branch condition it maps to (``[FAILED]``, ``[ERROR]``,
-    ``[TIMEOUT]``).
+    ``[TIMEOUT]``); ``counts_toward_circuit``: whether it is a failure of the actor
+    itself, which the stage's circuit breaker counts.
     """
+
+    counts_toward_circuit = False
 
     retryable = False
     status = "[FAILED]"
@@ -28,6 +31,7 @@ class RetryableActorError(ActorError):
 
     retryable = True
     status = "[ERROR]"
+    counts_toward_circuit = True
 
 
 class ActorTimeout(RetryableActorError):
@@ -40,6 +44,17 @@ class PermanentActorError(ActorError):
     """Retrying cannot help: the input or the output breaks the stage's contract."""
 
     retryable = False
+    status = "[FAILED]"
+
+
+class ContractBreak(ActorError):
+    """A model's output broke the stage's contract (schema, grounding, an invented name,
+    the wrong language): this attempt fails, and the next one samples afresh (seed +
+    attempt - 1) after the stage's backoff. The model answered, so the circuit breaker
+    does not count it; once ``retry.max_attempts`` are spent the posting takes the
+    ``[FAILED]`` branch."""
+
+    retryable = True
     status = "[FAILED]"
 
 

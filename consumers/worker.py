@@ -153,7 +153,7 @@ class StageHandler:
     def _count(self, emission: Emission, command: dict[str, Any], error: ActorError | None) -> None:
         """Feed the circuit breaker; add CircuitOpened/CircuitClosed to the emission."""
         now_ms = self._now_ms()
-        if error is not None and error.retryable:
+        if error is not None and error.counts_toward_circuit:
             if self.circuit.record_failure():
                 metrics.set_circuit(self.actor.name, "open")
                 self.log.warning("circuit opened after %d failures", self.circuit.failures)

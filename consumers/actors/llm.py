@@ -10,8 +10,11 @@ a batch at once, so the engine decodes them together with those of other stages.
 
 Failure mapping (what the worker routes on):
 
-- a placeholder without a value, a prompt longer than the context, an output that
-  breaks the contract -> :class:`PermanentActorError` (error branch);
+- a placeholder without a value, a prompt longer than the context ->
+  :class:`PermanentActorError` (error branch);
+- an output that breaks the contract -> :class:`ContractBreak`: retried with a fresh
+  seed up to the stage's ``retry.max_attempts``, then the ``[FAILED]`` branch; not
+  counted by the circuit breaker (the model answered);
 - the stage's ``timeout_s`` passing (counted from the command's admission to an engine
   slot, so it bounds prompt processing and generation) -> :class:`ActorTimeout`;
 - llama.cpp failing to decode -> :class:`RetryableActorError`.
@@ -32,10 +35,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from consumers.actors.base import ActorResult
-from consumers.contracts import Contract, build_contract, ref_values
+from consumers.contracts import Contract, ContractViolation, build_contract, ref_values
 from consumers.engine import EngineError, EngineSettings, GenerationRequest, GenerationResult, InferenceEngine
 from consumers.engine import ModelError, get_engine
-from consumers.exceptions import ActorError, PermanentActorError, RetryableActorError, WorkflowError
+from consumers.exceptions import ActorError, ContractBreak, PermanentActorError, RetryableActorError, WorkflowError
 from consumers.models import resolve_model
 from consumers.prompt import render, resolve
 from wavestream.events import sha256_hex
@@ -208,8 +211,9 @@ class LlmActor:
         """Answer one StageCommand dict.
 
         Raises:
-            PermanentActorError: a placeholder has no value, the prompt does not fit the
-                context, or the output breaks the contract (ContractViolation).
+            PermanentActorError: a placeholder has no value or the prompt does not fit
+                the context.
+            ContractBreak: the output breaks the contract (the next attempt samples afresh).
             ActorTimeout: the command ran past ``timeout_s``.
             RetryableActorError: llama.cpp failed to decode.
         """
@@ -261,6 +265,8 @@ class LlmActor:
             output = self.contract.check(generated.text, grounding=prepared.grounding,
                                          truncated=generated.finish_reason == "length", refs=prepared.refs,
                                          probs=generated.probe_probs)
+        except ContractViolation as exc:
+            return _in_stage(self.config.stage, exc, as_class=ContractBreak)
         except ActorError as exc:
             return _in_stage(self.config.stage, exc)
         return ActorResult(
@@ -274,8 +280,8 @@ class LlmActor:
         )
 
 
-def _in_stage(stage: str, exc: ActorError) -> ActorError:
-    """``exc`` (same class) with the stage named in its message."""
-    error = type(exc)(f"stage {stage}: {exc}")
+def _in_stage(stage: str, exc: ActorError, as_class: type[ActorError] | None = None) -> ActorError:
+    """``exc`` (same class, or ``as_class``) with the stage named in its message."""
+    error = (as_class or type(exc))(f"stage {stage}: {exc}")
     error.__cause__ = exc
     return error

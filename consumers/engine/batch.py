@@ -69,11 +69,13 @@ class EngineStats:
     ``prompt_s`` and ``generate_s`` in proportion to their tokens. ``sample_s`` is the
     time spent sampling (grammar checks included); ``grammar_full`` counts tokens for
     which the grammar had to be applied to the whole vocabulary. Probe decodes count as
-    generation.
+    generation. ``cached_tokens``: prompt tokens a slot already held (prompt caching),
+    not processed and not in ``prompt_tokens``.
     """
 
     steps: int = 0
     prompt_tokens: int = 0
+    cached_tokens: int = 0
     generated_tokens: int = 0
     decode_s: float = 0.0
     prompt_s: float = 0.0
@@ -117,6 +119,11 @@ class StatsLock:
             s.sample_s += sample_s
             s.grammar_full += full
             s.busy_s += step_s
+
+    def cached(self, n: int) -> None:
+        """Count ``n`` prompt tokens a slot already held."""
+        with self.lock:
+            self.stats.cached_tokens += n
 
     def sequence_done(self, failed: bool) -> None:
         with self.lock:

@@ -4,9 +4,10 @@ A background thread runs steps. Each step is ONE ``llama_decode`` over the next 
 every generating sequence, the probe tokens of sequences being probed, and prompt chunks
 of newly admitted ones (up to ``n_batch`` tokens in all). After the decode every
 sequence whose logits came out samples its next token with its own sampler chain, seed
-and grammar (:mod:`consumers.engine.sampling`). A finished sequence frees its slot and
-its KV cells at once (``llama_memory_seq_rm``) and the next waiting request takes the
-slot. ctypes releases the GIL while llama.cpp runs, so other threads (Kafka clients)
+and grammar (:mod:`consumers.engine.sampling`). A finished sequence frees its slot at
+once and the next waiting request takes a slot: the one whose kept prompt shares the
+longest prefix with its own, so only the rest of its prompt is processed
+(:mod:`consumers.engine.slots`). ctypes releases the GIL while llama.cpp runs, so other threads (Kafka clients)
 keep running during a decode.
 
 Failures are per request, set on its future only: the deadline (``timeout_s`` from
@@ -16,18 +17,18 @@ prompt check happens before any decoding); ``llama_decode`` failing ->
 :class:`RetryableActorError` for the sequences of that step.
 
 The chat template's head, common to every prompt, is decoded once and shared by the
-slots (:mod:`consumers.engine.prefix`).
+slots (:mod:`consumers.engine.prefix`) when no slot holds a longer prefix.
 
 Determinism: a request's output depends on its seed and on the batch it ran in
 (llama.cpp's batched numerics may differ with the batch's composition). Requests are
-admitted in submission order into the lowest free slot, and the KV cache is cleared
-whenever the engine goes idle, so the same requests submitted together to an idle
+admitted in submission order into the free slot with the longest common prefix (the
+lowest on ties), and the KV cache and the kept prompts are cleared whenever the engine
+goes idle, so the same requests submitted together to an idle
 engine give the same outputs.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
 import threading
 import time
@@ -39,6 +40,7 @@ from typing import Mapping, Sequence as Seq
 import numpy as np
 
 from consumers.engine.batch import Batch, EngineStats, StatsLock
+from consumers.engine.step import fill_step
 from consumers.engine.chat import ChatTemplate
 from consumers.engine.exceptions import EngineError
 from consumers.engine.model import LlamaModel, llama_cpp
@@ -47,6 +49,7 @@ from consumers.engine.probe import ProbeWalk
 from consumers.engine.sampling import Candidates, GrammarDeadEnd
 from consumers.engine.sequence import GenerationRequest, GenerationResult, Phase, Sequence, probe_depth
 from consumers.engine.sequence import request_problem
+from consumers.engine.slots import SlotPool
 from consumers.engine.threads import available_cores
 from consumers.exceptions import ActorTimeout, PermanentActorError, RetryableActorError
 
@@ -102,7 +105,7 @@ class InferenceEngine:
         self._cond = threading.Condition()
         self._waiting: deque[tuple[GenerationRequest, Future, float]] = deque()
         self._active: dict[int, Sequence] = {}
-        self._free = list(range(max_sequences))
+        self._slots = SlotPool(self.memory, max_sequences)
         self._closed = False
         self._dirty = False  # KV cells were used since the last clear
         self._stats = StatsLock()
@@ -233,10 +236,11 @@ class InferenceEngine:
                             self._lib.llama_memory_clear(self.memory, False)  # idle: start clean
                             self._dirty = False
                             self._prefix.forget()
+                            self._slots.clear()
                         self._cond.wait()
                     if self._closed:
                         break
-                    admitted = [self._waiting.popleft() for _ in range(min(len(self._free), len(self._waiting)))]
+                    admitted = [self._waiting.popleft() for _ in range(min(len(self._slots), len(self._waiting)))]
                 for request, future, submitted in admitted:
                     self._admit(request, future, submitted)
                 if self._active:
@@ -257,17 +261,20 @@ class InferenceEngine:
     def _admit(self, request: GenerationRequest, future: Future, submitted: float) -> None:
         if not future.set_running_or_notify_cancel():
             return  # cancelled while waiting
-        slot = heapq.heappop(self._free)
+        slot, reused = self._slots.take(request.prompt_tokens)
         max_new = min(request.max_tokens, self.n_ctx_per_seq - len(request.prompt_tokens) - probe_depth(request))
         try:
             seq = Sequence(request, future, slot, self.model, max_new, submitted)
         except PermanentActorError as exc:
-            heapq.heappush(self._free, slot)
+            self._slots.give_back(slot, None)
             future.set_exception(exc)
             return
         self._active[slot] = seq
         self._dirty = True
-        if self._prefix.applies(seq.prompt):
+        if reused:
+            seq.n_past = reused
+            self._stats.cached(reused)
+        elif self._prefix.applies(seq.prompt):
             started = time.perf_counter()
             fresh = not self._prefix.ready
             if self._prefix.ensure(self._batch, self.ctx):
@@ -297,7 +304,7 @@ class InferenceEngine:
         if self._threads != self._applied_threads:
             self._lib.llama_set_n_threads(self.ctx, *self._threads)
             self._applied_threads = self._threads
-        rows, plans, n_prompt, n_gen = self._fill()
+        rows, plans, n_prompt, n_gen = fill_step(self._batch, self._active, self._lib, self.memory)
         if self._batch.n == 0:
             return
         rc = self._batch.decode(self.ctx)
@@ -320,38 +327,6 @@ class InferenceEngine:
             full += self._after_decode(seq, logits)
             sample_s += time.perf_counter() - t0
         self._stats.count(decoded - started, n_prompt, n_gen, sample_s, full, time.perf_counter() - started)
-
-    def _fill(self) -> tuple[dict[int, Sequence], dict[int, tuple[Sequence, tuple]], int, int]:
-        """Fill the batch: generating sequences' next tokens, probe tokens, then prompt
-        chunks. Returns (logits row -> sequence, slot -> (sequence, plan), prompt tokens,
-        other tokens)."""
-        batch, rows, plans = self._batch, {}, {}
-        batch.clear()
-        n_prompt = n_gen = 0
-        for slot, seq in sorted(self._active.items()):
-            if seq.phase is Phase.GENERATE:
-                rows[batch.add(seq.pending, seq.n_past, slot, logits_last=True)] = seq
-                plans[slot] = (seq, (seq.pending[0], 1))
-                n_gen += 1
-            elif seq.phase is Phase.PROBE:
-                keep, tokens = seq.walk.plan()  # type: ignore[union-attr]
-                if len(tokens) > batch.free:
-                    continue
-                self._lib.llama_memory_seq_rm(self.memory, slot, seq.n_past + keep, -1)
-                rows[batch.add(tokens, seq.n_past + keep, slot, logits_last=True)] = seq
-                plans[slot] = (seq, (keep, tokens))
-                n_gen += len(tokens)
-        for slot, seq in sorted(self._active.items()):
-            if seq.phase is not Phase.PREFILL or batch.free == 0:
-                continue
-            k = min(seq.prompt_left, batch.free)
-            last = k == seq.prompt_left
-            index = batch.add(seq.prompt[seq.n_past:seq.n_past + k], seq.n_past, slot, logits_last=last)
-            if last:
-                rows[index] = seq  # type: ignore[index]
-            plans[slot] = (seq, (None, k))
-            n_prompt += k
-        return rows, plans, n_prompt, n_gen
 
     def _after_decode(self, seq: Sequence, logits: np.ndarray) -> int:
         """Handle the logits a sequence got; returns 1 when the grammar had to be applied
@@ -397,20 +372,20 @@ class InferenceEngine:
         else:
             seq.phase = Phase.PROBE
 
-    def _release(self, seq: Sequence) -> None:
-        self._lib.llama_memory_seq_rm(self.memory, seq.slot, -1, -1)
+    def _release(self, seq: Sequence, *, keep_prompt: bool) -> None:
+        """Free the sequence's slot; its prompt's cells stay when ``keep_prompt``."""
         seq.close()
         del self._active[seq.slot]
-        heapq.heappush(self._free, seq.slot)
+        self._slots.give_back(seq.slot, seq.prompt if keep_prompt else None)
 
     def _complete(self, seq: Sequence) -> None:
         result = seq.result()
-        self._release(seq)
+        self._release(seq, keep_prompt=True)
         self._stats.sequence_done(failed=False)
         seq.future.set_result(result)
 
     def _fail(self, seq: Sequence, exc: BaseException) -> None:
-        self._release(seq)
+        self._release(seq, keep_prompt=False)
         self._stats.sequence_done(failed=True)
         seq.future.set_exception(exc)
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from consumers.contracts import ContractViolation, occurs
-from consumers.exceptions import ActorError, ActorTimeout, PermanentActorError
+from consumers.exceptions import ActorError, ActorTimeout, ContractBreak, PermanentActorError
 from tests.e2e.test_llm_actor import WORKFLOW, command
 from tests.e2e.test_llm_actor import example_postings as postings_by_id
 
@@ -105,7 +105,8 @@ def test_timeout_and_contract_break_fail_alone(workflow, postings):
     commands = [command(p, FAKE_OUTPUTS) for p in postings[:3]]
     ok, timed_out, broken = run_together([(good, commands), (late, commands[:1]), (cut, commands[1:2])])
     assert isinstance(timed_out[0], ActorTimeout) and "timeout_s" in str(timed_out[0])
-    assert isinstance(broken[0], ContractViolation) and "rationale" in str(broken[0])
+    assert isinstance(broken[0], ContractBreak) and "rationale" in str(broken[0])
+    assert isinstance(broken[0].__cause__, ContractViolation)
     for result in ok:
         assert not isinstance(result, ActorError), result
         check_score(result.output)

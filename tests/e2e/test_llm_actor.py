@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from consumers.contracts import occurs
-from consumers.exceptions import ActorTimeout, PermanentActorError
+from consumers.exceptions import ActorTimeout, ContractBreak, PermanentActorError
 from consumers.prompt import render
 from wavestream import PROJECT_ROOT
 from wavestream.events import sha256_hex
@@ -121,11 +121,13 @@ def test_timeout_raises_actor_timeout(actors):
     assert actors["summarize"].run(command(example_postings()[0], {})).output
 
 
-def test_contract_violation_is_permanent_not_a_crash(actors):
-    # A rationale cut by the token limit breaks the int contract.
+def test_contract_violation_is_a_contract_break_retried_afresh_not_a_crash(actors):
+    # A rationale cut by the token limit breaks the int contract: the attempt fails with a
+    # ContractBreak (retried with the next seed, not counted by the circuit breaker).
     actor = _actor_with(actors, "score", max_tokens=6)
-    with pytest.raises(PermanentActorError, match="rationale"):
+    with pytest.raises(ContractBreak, match="rationale") as raised:
         actor.run(command(example_postings()[0], {"summarize": "A job.", "extract_skills": "[]"}))
+    assert raised.value.retryable and not raised.value.counts_toward_circuit and raised.value.status == "[FAILED]"
 
 
 def test_missing_upstream_output_is_permanent(actors):

@@ -177,3 +177,28 @@ def test_two_workflows_routing_one_posting_emit_different_ids(workflow, tmp_path
     theirs = _decode(RouterHandler(other, CODEC, "r", clock=Clock()).handle(None, _posting()))
     assert {v.get("event_id") or v["command_id"] for _, v in ours}.isdisjoint(
         {v.get("event_id") or v["command_id"] for _, v in theirs})
+
+
+class _BreaksContract:
+    """An actor whose every output breaks its contract (as an llm actor reports it)."""
+
+    name, kind, awaits_decision = "breaker", "llm", False
+
+    def run(self, command):
+        from consumers.exceptions import ContractBreak
+        raise ContractBreak("stage first: summary names Chipotle, which the posting does not")
+
+
+def test_a_contract_break_is_retried_with_the_next_attempt_then_fails_and_never_opens_the_circuit(workflow):
+    clock = Clock()
+    s = workflow.stages["first"]  # threshold 2, max_attempts 3
+    circuit = CircuitBreaker(s.circuit.threshold, s.circuit.open_timeout_s, clock)
+    handler = StageHandler(workflow, s, _BreaksContract(), CODEC, "w-1", circuit, clock=clock)
+    first = _decode(handler.handle(None, _command("first", attempt=1)))
+    assert _types(first) == ["InteractionFailed", "cmd:stage.first.retry"]
+    assert first[0][1]["payload"]["error_type"] == "ContractBreak" and first[1][1]["attempt"] == 2
+    _decode(handler.handle(None, _command("first", attempt=2)))
+    last = _decode(handler.handle(None, _command("first", attempt=3)))
+    assert _types(last)[:2] == ["InteractionFailed", "PostingRouted"] and "cmd:stage.handler" in _types(last)
+    assert not last[0][1]["payload"]["will_retry"]
+    assert "CircuitOpened" not in _types(first) + _types(last) and circuit.admits()
