@@ -40,7 +40,19 @@ from tests.e2e.test_pipeline_model import renamed_default_workflow
 DEFAULT = ROOT / "workflows" / "default.yaml"
 
 
-def pipeline(settings, bootstrap: str, postings: list[dict], tmp: Path, max_sequences: int | None) -> tuple[float, int]:
+def on_model(path: Path, model: str, tmp: Path) -> Path:
+    """``path`` with every llm stage on the workflow's model ``model``, written under ``tmp``."""
+    doc = yaml.safe_load(path.read_text())
+    for stage in doc["stages"].values():
+        if stage["actor"].get("kind") == "llm":
+            stage["actor"] = {**stage["actor"], "model": model}
+    out = tmp / f"default-{model}.yaml"
+    out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return out
+
+
+def pipeline(settings, bootstrap: str, postings: list[dict], tmp: Path, max_sequences: int | None,
+             model: str) -> tuple[float, int]:
     """(seconds, postings completed without a failure) through the router and one
     model-first worker serving every stage."""
     from wavestream.clients import build_producer
@@ -49,7 +61,7 @@ def pipeline(settings, bootstrap: str, postings: list[dict], tmp: Path, max_sequ
     from wavestream.topics import POSTINGS
 
     suffix = uuid.uuid4().hex[:8]
-    workflow, names = renamed_default_workflow(tmp, suffix)
+    workflow, names = renamed_default_workflow(tmp, suffix, model=model)
     if max_sequences:
         doc = yaml.safe_load(workflow.read_text())
         for model in doc["models"].values():
@@ -87,24 +99,28 @@ def main() -> None:
     parser.add_argument("--max-sequences", type=int, default=None, help="engine slots for (b) and (c)")
     parser.add_argument("--sweep", default="1,4,8,16", help="max_sequences values of the sweep")
     parser.add_argument("--no-pipeline", action="store_true", help="skip (c), the run on Kafka")
+    parser.add_argument("--model", default="smollm2",
+                        help="the workflow's model key every llm stage runs on (default smollm2, the fast one)")
     args = parser.parse_args()
     n = 3 if args.quick else args.postings
     sweep = [1, 4] if args.quick else [int(v) for v in args.sweep.split(",") if v]
     postings = cycle_postings(sample_postings(ROOT / "examples" / "postings.jsonl", 1000), n)
     cores = available_cores()
-    print(f"{n} postings x {len(STAGES)} llm stages, SmolLM2-135M Q4_1, {cores} cores", flush=True)
+    workdir = tempfile.TemporaryDirectory(prefix="wavestream-llm-wf-")
+    workflow = on_model(DEFAULT, args.model, Path(workdir.name))
+    print(f"{n} postings x {len(STAGES)} llm stages, model {args.model}, {cores} cores", flush=True)
 
-    raw_before = raw_loop(DEFAULT, postings)
+    raw_before = raw_loop(workflow, postings)
     print(f"(a)  raw loop, default threads (before): {raw_before.seconds:7.1f}s "
           f"{n / raw_before.seconds:6.3f} postings/s ({raw_before.usable}/{3 * n} usable)", flush=True)
-    tuned = raw_loop(DEFAULT, postings, n_threads=cores)
+    tuned = raw_loop(workflow, postings, n_threads=cores)
     print(f"(a') raw loop, {cores} threads:               {tuned.seconds:7.1f}s "
           f"{n / tuned.seconds:6.3f} postings/s ({tuned.usable}/{3 * n} usable)", flush=True)
-    engine = engine_run(DEFAULT, postings, args.max_sequences)
+    engine = engine_run(workflow, postings, args.max_sequences)
     print(f"(b)  engine, {describe_engine(engine, n)}", flush=True)
     swept = []
     for k in sweep:
-        run = engine_run(DEFAULT, postings, k)
+        run = engine_run(workflow, postings, k)
         print(f"     sweep {describe_engine(run, n)}", flush=True)
         s = run.stats
         swept.append({"max_sequences": k, "seconds": round(run.seconds, 2), "postings_per_s": round(n / run.seconds, 4),
@@ -117,13 +133,13 @@ def main() -> None:
     pipe_s = ok = None
     if not args.no_pipeline:
         with kafka() as (settings, bootstrap), tempfile.TemporaryDirectory(prefix="wavestream-llm-") as tmp:
-            pipe_s, ok = pipeline(settings, bootstrap, postings, Path(tmp), args.max_sequences)
+            pipe_s, ok = pipeline(settings, bootstrap, postings, Path(tmp), args.max_sequences, args.model)
         print(f"(c)  pipeline, router + one model-first worker: {pipe_s:7.1f}s {n / pipe_s:6.3f} postings/s "
               f"({ok}/{n} without a failure)", flush=True)
     raw_s = raw_before.seconds
     raw_after = None
     if not args.quick:
-        raw_after = raw_loop(DEFAULT, postings)
+        raw_after = raw_loop(workflow, postings)
         print(f"(a)  raw loop, default threads (after):  {raw_after.seconds:7.1f}s "
               f"{n / raw_after.seconds:6.3f} postings/s", flush=True)
         raw_s = (raw_before.seconds + raw_after.seconds) / 2
@@ -133,7 +149,7 @@ def main() -> None:
     print("engine/raw {engine_vs_raw}x, engine/tuned raw {engine_vs_tuned_raw}x, pipeline/raw {pipeline_vs_raw}x "
           "(raw = mean of the default-thread loops)".format(**ratio))
     print(json.dumps({
-        "postings": n, "cores": cores, **ratio,
+        "postings": n, "cores": cores, "model": args.model, **ratio,
         "raw_postings_per_s": round(n / raw_s, 4), "tuned_raw_postings_per_s": round(n / tuned.seconds, 4),
         "engine_postings_per_s": round(n / engine.seconds, 4),
         "pipeline_postings_per_s": round(n / pipe_s, 4) if pipe_s else None,
