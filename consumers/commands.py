@@ -2,7 +2,9 @@
 ``commands``, on the same exactly-once loop as the stage workers (DESIGN §5).
 
 - ``rerun`` (stage): a fresh attempt-1 ``StageCommand`` for the stage, built from the
-  posting's latest command there (posting + upstream outputs), plus ``PostingRouted``
+  posting's latest command there (posting + upstream outputs; read from the stage topics,
+  or rebuilt from ``events`` once their retention removed it: :mod:`consumers.lookup`),
+  plus ``PostingRouted``
   (condition ``rerun``). A rerun lifts an earlier cancel: its command carries the next
   cancel epoch (:mod:`consumers.cancel`).
 - ``decide`` (stage, decision): for a posting parked on a ``human`` stage and not yet
@@ -179,7 +181,8 @@ def build_command_processor(settings: KafkaSettings, workflow: Workflow, *, inst
         raise TopicError(f"{control_topic(workflow.name)} has {control.partitions()} partitions, {COMMANDS} has "
                          f"{commands}: they must be equal")
     worker_id = f"wavestream-commands-{workflow.name}-{instance}"
-    handler = CommandHandler(workflow, codec, worker_id, CommandLookup(settings, codec), control)
+    lookup = CommandLookup(settings, codec, seed=lambda p: entry.seeded(p) if (entry := workflow.entry_for(p)) else {})
+    handler = CommandHandler(workflow, codec, worker_id, lookup, control)
     config = LoopConfig(group_id=commands_group(workflow.name), topics=[COMMANDS],
                         transactional_id=worker_id, batch_size=batch_size, poll_s=poll_s,
                         component="command-processor")

@@ -6,20 +6,27 @@ topic uses the same partitioner and partition count, so the posting's partition 
 ``commands`` topic is tried first; the other partitions are scanned when it is not there
 (different partition counts or partitioners). A scan reads from the low to the high
 watermark (read_committed): meant for operator actions, not for the hot path.
+
+Once the stage topics' retention removed the posting's commands there, the command is
+rebuilt from the posting's events in ``events`` (kept for ever; same key, so the same
+partition is tried first): :mod:`consumers.journey`. So rerun and decide work at any age;
+past the retention they cost a scan of an ``events`` partition.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from confluent_kafka import TopicPartition
+
+from consumers.journey import JourneyFold
 
 from wavestream.clients import build_consumer, watermark_offsets
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
 from wavestream.exceptions import CodecError, KafkaClientError
-from wavestream.topics import retry_topic, stage_topic
+from wavestream.topics import EVENTS, retry_topic, stage_topic
 
 _TIMEOUT_S = 30.0
 _MAX_ROUNDS = 3000
@@ -28,12 +35,16 @@ _MAX_ROUNDS = 3000
 class CommandLookup:
     """Scans stage topics with one reusable consumer (never commits offsets)."""
 
-    def __init__(self, settings: KafkaSettings, codec: AvroCodec) -> None:
-        self.codec = codec
+    def __init__(self, settings: KafkaSettings, codec: AvroCodec,
+                 seed: Callable[[Mapping[str, Any]], Mapping[str, str]] = lambda posting: {}) -> None:
+        """``seed(posting)``: the outputs the workflow's entry point seeds from posting
+        fields (a command rebuilt from events starts from them)."""
+        self.codec, self._seed = codec, seed
         self.consumer = build_consumer(settings, f"wavestream-lookup-{uuid.uuid4().hex[:8]}", read_committed=True)
 
     def latest(self, stage: str, posting_id: str, partition_hint: int | None = None) -> dict[str, Any] | None:
-        """The most recently issued command for ``posting_id`` at ``stage``; None if none.
+        """The most recently issued command for ``posting_id`` at ``stage``, from the stage
+        topics, else rebuilt from ``events``; None if neither has one.
 
         Raises:
             KafkaException: metadata or watermarks cannot be read.
@@ -48,18 +59,37 @@ class CommandLookup:
             rest = [TopicPartition(t, p) for t in topics for p in range(counts[t])
                     if partition_hint is None or p != partition_hint]
             found = self._scan(rest, posting_id)
-        return found
+        return found if found is not None else self.from_events(stage, posting_id, partition_hint)
+
+    def from_events(self, stage: str, posting_id: str, partition_hint: int | None = None) -> dict[str, Any] | None:
+        """The posting's latest command at ``stage`` rebuilt from ``events`` (the hinted
+        partition first, then the others); None when no event routed it there.
+
+        Raises:
+            KafkaException: metadata or watermarks cannot be read.
+            KafkaClientError: a partition could not be read to its end.
+        """
+        count = len(self.consumer.list_topics(EVENTS, timeout=_TIMEOUT_S).topics[EVENTS].partitions)
+        order = ([partition_hint] if partition_hint is not None and partition_hint < count else [])
+        order += [p for p in range(count) if p not in order]
+        for partition in order:
+            fold = JourneyFold(posting_id, stage, self._seed)
+            low, high = watermark_offsets(self.consumer, TopicPartition(EVENTS, partition))
+            fold.feed(self._read(TopicPartition(EVENTS, partition, low), high, "InteractionEvent"))
+            if fold.latest is not None:
+                return fold.latest
+        return None
 
     def _scan(self, partitions: list[TopicPartition], posting_id: str) -> dict[str, Any] | None:
         best: dict[str, Any] | None = None
         for tp in partitions:
             low, high = watermark_offsets(self.consumer, tp)
-            for command in self._read(TopicPartition(tp.topic, tp.partition, low), high):
+            for command in self._read(TopicPartition(tp.topic, tp.partition, low), high, "StageCommand"):
                 if command["posting_id"] == posting_id and (best is None or _issued(command) >= _issued(best)):
                     best = command
         return best
 
-    def _read(self, start: TopicPartition, high: int) -> list[dict[str, Any]]:
+    def _read(self, start: TopicPartition, high: int, schema: str) -> list[dict[str, Any]]:
         if start.offset >= high:
             return []
         self.consumer.assign([start])
@@ -68,9 +98,9 @@ class CommandLookup:
             for msg in self.consumer.consume(500, 0.2):
                 if msg.error() is None:
                     try:
-                        commands.append(self.codec.decode(msg.value(), "StageCommand").value)
+                        commands.append(self.codec.decode(msg.value(), schema).value)
                     except CodecError:
-                        continue  # a poison record: the stage worker dead-letters it
+                        continue  # a poison record: its consumer (worker, projector) deals with it
             (pos,) = self.consumer.position([TopicPartition(start.topic, start.partition)])
             if pos.offset >= high:
                 self.consumer.unassign()

@@ -66,7 +66,7 @@ class RouterHandler:
                 "source_file": posting.get("source"), "line": None, "raw": None,
             }, stage=None, causation_id=received["event_id"], **common))
         else:
-            seeded = {stage: str(posting.get(field) or "") for stage, field in entry.outputs.items()}
+            seeded = entry.seeded(posting)
             events.append(make_event("PostingRouted", {
                 "from_stage": None, "to_stage": entry.stage, "condition": entry.describe(),
             }, stage=None, causation_id=received["event_id"], **common))

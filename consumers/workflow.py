@@ -142,6 +142,10 @@ class EntryPoint:
     def describe(self) -> str:
         return ANY if self.when == ANY else ", ".join(f"{k}={v}" for k, v in self.when.items())
 
+    def seeded(self, posting: Mapping[str, Any]) -> dict[str, str]:
+        """The outputs this entry point seeds from ``posting``'s fields (stage -> text)."""
+        return {stage: str(posting.get(name) or "") for stage, name in self.outputs.items()}
+
 
 @dataclass(frozen=True)
 class ModelSpec:
