@@ -100,7 +100,12 @@ def router(workflow: Path, instance_id: str | None, batch_size: int, start: str 
 @click.command("command-processor")
 @_workflow_option
 @click.option("--instance-id", default=None, help="stable id of this instance (default: host name)")
-def command_processor(workflow: Path, instance_id: str | None) -> None:
+@click.option("--from", "start", type=click.Choice(["earliest", "latest"]), default=None,
+              help="where a command-processor group without committed offsets (a new workflow, or expired "
+                   "offsets) starts on `commands`: earliest applies every command ever sent, latest only new "
+                   "ones. Without it such a group refuses to start while `commands` holds records; a group "
+                   "with offsets always resumes from them")
+def command_processor(workflow: Path, instance_id: str | None, start: str | None) -> None:
     """Apply interaction commands (rerun, decide, cancel) from the `commands` topic."""
     import socket
 
@@ -109,7 +114,7 @@ def command_processor(workflow: Path, instance_id: str | None) -> None:
     from wavestream.config import KafkaSettings
 
     loop = build_command_processor(KafkaSettings.from_env(), load_valid_workflow(workflow),
-                                   instance=instance_id or socket.gethostname())
+                                   instance=instance_id or socket.gethostname(), start=start)
     _run_loop(loop)
 
 

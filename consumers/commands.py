@@ -33,6 +33,7 @@ from consumers.cancel import CancelRegistry, control_record
 from consumers.loop import LoopConfig, TransactionalLoop
 from consumers.outcome import Out, Outcome
 from consumers.routing import Context, Emission, route_decision, stage_command, to_outcome
+from consumers.startpos import resolve_start
 from consumers.workflow import Workflow
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
@@ -157,10 +158,13 @@ def _decide_problem(command: dict[str, Any], stage: Any) -> str | None:
 
 
 def build_command_processor(settings: KafkaSettings, workflow: Workflow, *, instance: str, batch_size: int = 50,
-                            poll_s: float = 0.2) -> TransactionalLoop:
-    """The processor's loop, checked before it runs.
+                            poll_s: float = 0.2, start: str | None = None) -> TransactionalLoop:
+    """The processor's loop, checked before it runs; where a group without committed
+    offsets begins on ``commands`` is ``start`` (:func:`consumers.startpos.resolve_start`).
 
     Raises:
+        StartPositionError: the group has no offsets, ``commands`` holds records and
+            ``start`` is None.
         TopicError: ``commands``, ``events``, ``deadletter``, the workflow's control topic
             or a stage topic is missing, or the control topic's partition count differs
             from that of ``commands`` (a posting's control record must live in the
@@ -180,6 +184,8 @@ def build_command_processor(settings: KafkaSettings, workflow: Workflow, *, inst
     if control.partitions() != commands:
         raise TopicError(f"{control_topic(workflow.name)} has {control.partitions()} partitions, {COMMANDS} has "
                          f"{commands}: they must be equal")
+    resolve_start(settings, commands_group(workflow.name), COMMANDS, start,
+                  what="applies every command ever sent (to this workflow's postings)")
     worker_id = f"wavestream-commands-{workflow.name}-{instance}"
     lookup = CommandLookup(settings, codec, seed=lambda p: entry.seeded(p) if (entry := workflow.entry_for(p)) else {})
     handler = CommandHandler(workflow, codec, worker_id, lookup, control)

@@ -6,7 +6,7 @@ Runs on the same exactly-once loop as the stage workers, in consumer group
 ``PostingRejected`` event, never a silent drop. Event ids derive from the workflow's
 name, so two workflows routing the same ``postings`` never share one.
 
-Where a group starts is an explicit choice (:func:`resolve_start`): a group with
+Where a group starts is an explicit choice (:func:`consumers.startpos.resolve_start`): a group with
 committed offsets resumes from them; a group with none (a new workflow, or offsets that
 expired after the broker's ``offsets.retention.minutes`` while no router ran) refuses to
 start while ``postings`` holds records, unless ``--from earliest`` (route every posting
@@ -22,6 +22,7 @@ from typing import Any, Callable
 from consumers.loop import LoopConfig, TransactionalLoop
 from consumers.outcome import Outcome
 from consumers.routing import Context, Emission, stage_command, to_outcome
+from consumers.startpos import resolve_start
 from consumers.workflow import Workflow
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
@@ -30,7 +31,6 @@ from wavestream.logs import bind
 from wavestream.topics import DEADLETTER, EVENTS, POSTINGS, router_group, stage_topic
 
 log = logging.getLogger(__name__)
-START_CHOICES = ("earliest", "latest")
 
 
 def _millis(value: Any) -> int:
@@ -77,91 +77,10 @@ class RouterHandler:
         return to_outcome(self.codec, emission, posting_id, log)
 
 
-def resolve_start(settings: KafkaSettings, group_id: str, start: str | None) -> None:
-    """Decide where ``group_id`` starts on ``postings``, before its loop joins the group
-    (whose ``auto.offset.reset`` is ``earliest``: it applies only where this allows it).
-
-    - The group has committed offsets: it resumes from them; a partition without one
-      (no posting had reached it) starts at its beginning.
-    - It has none and ``postings`` is empty: nothing to replay, start at the beginning.
-    - It has none and ``postings`` holds records: ``start`` decides. ``earliest`` routes
-      every posting ever submitted; ``latest`` commits the current ends as the group's
-      offsets first, so only new postings are routed. Both are logged as warnings.
-
-    Raises:
-        StartPositionError: the group has no offsets, ``postings`` holds records and
-            ``start`` is None; or ``start`` is not ``earliest``/``latest``.
-        KafkaClientError: offsets or watermarks cannot be read or committed.
-    """
-    from confluent_kafka import KafkaException, TopicPartition
-
-    from consumers.exceptions import StartPositionError
-    from wavestream.clients import build_consumer, watermark_offsets
-    from wavestream.exceptions import KafkaClientError
-
-    if start is not None and start not in START_CHOICES:
-        raise StartPositionError(f"unknown start position {start!r} ({' or '.join(START_CHOICES)})")
-    consumer = build_consumer(settings, group_id)
-    try:
-        count = len(consumer.list_topics(POSTINGS, timeout=30).topics[POSTINGS].partitions)
-        partitions = [TopicPartition(POSTINGS, p) for p in range(count)]
-        committed = _committed(consumer, partitions)
-        if any(tp.offset >= 0 for tp in committed):
-            log.info("router group %s resumes from its committed offsets on %s", group_id, POSTINGS)
-            return
-        marks = {tp.partition: watermark_offsets(consumer, tp) for tp in partitions}
-        behind = sum(high - low for low, high in marks.values())
-        if behind == 0:
-            return
-        if start is None:
-            raise StartPositionError(
-                f"consumer group {group_id} has no committed offsets on {POSTINGS}, which holds {behind} "
-                f"records: a new workflow, or offsets that expired while no router ran. Choose where it starts: "
-                f"--from earliest routes every posting ever submitted, --from latest only new ones")
-        if start == "latest":
-            ends = [TopicPartition(POSTINGS, p, high) for p, (_, high) in marks.items()]
-            consumer.commit(offsets=ends, asynchronous=False)
-        log.warning("router group %s has no committed offsets on %s (%d records): starting from the %s "
-                    "offsets as --from %s says", group_id, POSTINGS, behind, start, start)
-    except KafkaException as exc:
-        raise KafkaClientError(f"cannot decide where group {group_id} starts on {POSTINGS}: {exc}") from exc
-    finally:
-        consumer.close()
-
-
-#: Coordinator errors of a broker that just started or moved a group: asked again.
-_COORDINATOR_ERRORS = ("NOT_COORDINATOR", "COORDINATOR_LOAD_IN_PROGRESS", "COORDINATOR_NOT_AVAILABLE",
-                       "_TIMED_OUT", "_TRANSPORT")
-_COMMITTED_ATTEMPTS = 60
-
-
-def _committed(consumer: Any, partitions: list) -> list:
-    """The group's committed offsets of ``partitions``, asked again (up to a minute)
-    while the group coordinator is loading or moving.
-
-    Raises:
-        KafkaException: the offsets cannot be read.
-    """
-    from confluent_kafka import KafkaError, KafkaException
-
-    retry = {getattr(KafkaError, name) for name in _COORDINATOR_ERRORS if hasattr(KafkaError, name)}
-    for attempt in range(_COMMITTED_ATTEMPTS):
-        try:
-            return consumer.committed(partitions, timeout=30)
-        except KafkaException as exc:
-            err = exc.args[0] if exc.args else None
-            if not isinstance(err, KafkaError) or attempt == _COMMITTED_ATTEMPTS - 1 or not (
-                    err.retriable() or err.code() in retry):
-                raise
-            log.info("committed offsets not readable yet (%s); asking again", err.str())
-            time.sleep(1.0)
-    raise AssertionError("unreachable")
-
-
 def build_router(settings: KafkaSettings, workflow: Workflow, *, instance: str, batch_size: int = 100,
                  batch_max_s: float = 10.0, poll_s: float = 0.2, start: str | None = None) -> TransactionalLoop:
     """The router's loop, checked before it runs; ``start`` is where a group without
-    committed offsets begins (:func:`resolve_start`).
+    committed offsets begins (:func:`consumers.startpos.resolve_start`).
 
     Raises:
         TopicError: ``postings``, ``events``, ``deadletter`` or an entry stage's topic is missing.
@@ -175,7 +94,7 @@ def build_router(settings: KafkaSettings, workflow: Workflow, *, instance: str, 
     worker_id = f"wavestream-router-{workflow.name}-{instance}"
     handler = RouterHandler(workflow, AvroCodec.from_settings(settings), worker_id)
     group_id = router_group(workflow.name)
-    resolve_start(settings, group_id, start)
+    resolve_start(settings, group_id, POSTINGS, start, what="routes every posting ever submitted")
     config = LoopConfig(group_id=group_id, topics=[POSTINGS],
                         transactional_id=worker_id, batch_size=batch_size, batch_max_s=batch_max_s, poll_s=poll_s,
                         component="router", consumer_overrides={"auto.offset.reset": "earliest"})

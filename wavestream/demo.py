@@ -132,7 +132,7 @@ def worker_groups(workflow: Path) -> list[tuple[str, ...]]:
 def _start_pipeline(sup: Supervisor, workflow: Path) -> None:
     sup.start("projector", ["projector"])
     sup.start("router", ["router", "--workflow", str(workflow), "--instance-id", "demo", "--from", "earliest"])
-    sup.start("command-processor", ["command-processor", "--workflow", str(workflow), "--instance-id", "demo"])
+    sup.start("command-processor", ["command-processor", "--workflow", str(workflow), "--instance-id", "demo", "--from", "earliest"])
     for group in worker_groups(workflow):  # one model-first worker per model, one per script stage
         stages = [arg for stage in group for arg in ("--stage", stage)]
         # Small batches: with an LLM a transaction per few commands keeps progress visible.

@@ -122,7 +122,7 @@ def test_random_sigkills_and_a_broker_restart_complete_every_posting_exactly_onc
     create_workflow_topics(settings, path)
     wf = ["--workflow", str(path)]
     args = {"router": ["router", *wf, "--instance-id", "r", "--from", "earliest"],
-            "commands": ["command-processor", *wf, "--instance-id", "c"],
+            "commands": ["command-processor", *wf, "--instance-id", "c", "--from", "earliest"],
             "projector": ["projector"]}
     for stage in ("check", "echo_it"):
         for n in ("1", "2"):

@@ -52,7 +52,8 @@ def test_rerun_and_decide_rebuild_the_command_from_events_once_the_stage_topics_
     log = EventLog(kafka_settings, [decided, rerun])
     try:
         procs.start("router", "router", "--workflow", str(path), "--instance-id", "r", "--from", "earliest")
-        procs.start("processor", "command-processor", "--workflow", str(path), "--instance-id", "1")
+        procs.start("processor", "command-processor", "--workflow", str(path), "--instance-id", "1",
+                    "--from", "earliest")
         for stage in (intake, review, publish):
             procs.start(stage, "worker", "--stage", stage, "--workflow", str(path), "--instance-id", "1")
         produce_postings(kafka_settings, [posting(decided), posting(rerun)])

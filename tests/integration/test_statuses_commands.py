@@ -94,7 +94,8 @@ def test_cancel_then_rerun_ends_completed_and_a_rejected_command_changes_nothing
     procs = Procs(kafka_bootstrap, tmp_path)
     log = EventLog(kafka_settings, [pid])
     try:
-        procs.start("processor", "command-processor", "--workflow", str(path), "--instance-id", "1")
+        procs.start("processor", "command-processor", "--workflow", str(path), "--instance-id", "1",
+                    "--from", "earliest")
         for stage in (a, b):
             procs.start(stage, "worker", "--stage", stage, "--workflow", str(path), "--instance-id", "1")
         produce_commands(kafka_settings, path, a, [posting(pid)])
@@ -195,7 +196,8 @@ def test_decide_applies_once_and_only_while_awaiting(kafka_settings, kafka_boots
     procs = Procs(kafka_bootstrap, tmp_path)
     log = EventLog(kafka_settings, [pid])
     try:
-        procs.start("processor", "command-processor", "--workflow", str(path), "--instance-id", "1")
+        procs.start("processor", "command-processor", "--workflow", str(path), "--instance-id", "1",
+                    "--from", "earliest")
         for stage in (review, publish):
             procs.start(stage, "worker", "--stage", stage, "--workflow", str(path), "--instance-id", "1")
         produce_commands(kafka_settings, path, review, [posting(pid)])
@@ -235,6 +237,31 @@ def test_a_new_router_group_never_replays_postings_silently(kafka_settings, kafk
                              cwd=ROOT, env=worker_env(kafka_bootstrap), capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1, refused.stderr[-2000:]
     assert "has no committed offsets on postings" in refused.stderr and "--from earliest" in refused.stderr
+
+
+def test_a_new_command_processor_group_never_reapplies_commands_silently(kafka_settings, kafka_bootstrap, tmp_path):
+    u = uuid.uuid4().hex[:8]
+    path, _, _ = _two_stage(tmp_path, u, "nc")
+    create_workflow_topics(kafka_settings, path)
+    _send(kafka_settings, f"{u}-old", "cancel")  # `commands` holds records
+    refused = subprocess.run([sys.executable, "-m", "wavestream.cli", "command-processor", "--workflow", str(path)],
+                             cwd=ROOT, env=worker_env(kafka_bootstrap), capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1, refused.stderr[-2000:]
+    assert "has no committed offsets on commands" in refused.stderr and "--from earliest" in refused.stderr
+    # --from latest: the old cancel is skipped, a new one applies.
+    log = EventLog(kafka_settings, [f"{u}-old", f"{u}-new"])
+    procs = Procs(kafka_bootstrap, tmp_path)
+    try:
+        procs.start("processor", "command-processor", "--workflow", str(path), "--instance-id", "1", "--from", "latest")
+        wait_for_members(kafka_settings, f"wavestream-commands-{path.stem}", 1)
+        _send(kafka_settings, f"{u}-new", "cancel")
+        log.wait_for(lambda l: l.of("PostingCancelled"), procs, what="the new cancel")
+        log.settle(3)
+        assert procs.terminate("processor") == 0, procs.log("processor")[-3000:]
+    finally:
+        procs.kill_all()
+        log.close()
+    assert [e["posting_id"] for e in log.of("PostingCancelled")] == [f"{u}-new"]
 
 
 def test_a_lone_rejected_command_for_an_unknown_posting_projects(kafka_settings, fresh_db, unique):

@@ -47,7 +47,8 @@ def test_decide_cancel_and_rerun(kafka_settings, kafka_bootstrap, tmp_path):
     procs = Procs(kafka_bootstrap, tmp_path)
     log = EventLog(kafka_settings, [approved, cancelled, early])
     try:
-        procs.start("processor", "command-processor", "--workflow", str(path), "--instance-id", "1")
+        procs.start("processor", "command-processor", "--workflow", str(path), "--instance-id", "1",
+                    "--from", "earliest")
         for stage in (review, publish):
             procs.start(stage, "worker", "--stage", stage, "--workflow", str(path), "--instance-id", "1")
         produce_commands(kafka_settings, path, review, [posting(approved), posting(cancelled)])
