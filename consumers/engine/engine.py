@@ -7,8 +7,8 @@ sequence whose logits came out samples its next token with its own sampler chain
 and grammar (:mod:`consumers.engine.sampling`). A finished sequence frees its slot at
 once and the next waiting request takes a slot: the one whose kept prompt shares the
 longest prefix with its own, so only the rest of its prompt is processed
-(:mod:`consumers.engine.slots`). ctypes releases the GIL while llama.cpp runs, so other threads (Kafka clients)
-keep running during a decode.
+(:mod:`consumers.engine.slots`). ctypes releases the GIL while llama.cpp runs, so other
+threads (Kafka clients) keep running during a decode.
 
 Failures are per request, set on its future only: the deadline (``timeout_s`` from
 admission) passing -> :class:`ActorTimeout`; a prompt that does not fit a slot, bad
@@ -23,8 +23,8 @@ Determinism: a request's output depends on its seed and on the batch it ran in
 (llama.cpp's batched numerics may differ with the batch's composition). Requests are
 admitted in submission order into the free slot with the longest common prefix (the
 lowest on ties), and the KV cache and the kept prompts are cleared whenever the engine
-goes idle, so the same requests submitted together to an idle
-engine give the same outputs.
+goes idle, so the same requests submitted together to an idle engine give the same
+outputs.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from typing import Mapping, Sequence as Seq
 import numpy as np
 
 from consumers.engine.batch import Batch, EngineStats, StatsLock
-from consumers.engine.step import fill_step
 from consumers.engine.chat import ChatTemplate
 from consumers.engine.exceptions import EngineError
 from consumers.engine.model import LlamaModel, llama_cpp
@@ -50,6 +49,7 @@ from consumers.engine.sampling import Candidates, GrammarDeadEnd
 from consumers.engine.sequence import GenerationRequest, GenerationResult, Phase, Sequence, probe_depth
 from consumers.engine.sequence import request_problem
 from consumers.engine.slots import SlotPool
+from consumers.engine.step import fill_step
 from consumers.engine.threads import available_cores
 from consumers.exceptions import ActorTimeout, PermanentActorError, RetryableActorError
 
