@@ -16,12 +16,11 @@ past the retention they cost a scan of an ``events`` partition.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from confluent_kafka import TopicPartition
 
 from consumers.journey import JourneyFold
-
 from wavestream.clients import build_consumer, watermark_offsets
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings
@@ -29,7 +28,8 @@ from wavestream.exceptions import CodecError, KafkaClientError
 from wavestream.topics import EVENTS, retry_topic, stage_topic
 
 _TIMEOUT_S = 30.0
-_MAX_ROUNDS = 3000
+#: Polls (0.2 s each) without the position moving before a read gives up.
+_STALL_ROUNDS = 300
 
 
 class CommandLookup:
@@ -75,7 +75,7 @@ class CommandLookup:
         for partition in order:
             fold = JourneyFold(posting_id, stage, self._seed)
             low, high = watermark_offsets(self.consumer, TopicPartition(EVENTS, partition))
-            fold.feed(self._read(TopicPartition(EVENTS, partition, low), high, "InteractionEvent"))
+            fold.feed(self._read(TopicPartition(EVENTS, partition, low), high, "InteractionEvent", posting_id))
             if fold.latest is not None:
                 return fold.latest
         return None
@@ -84,28 +84,43 @@ class CommandLookup:
         best: dict[str, Any] | None = None
         for tp in partitions:
             low, high = watermark_offsets(self.consumer, tp)
-            for command in self._read(TopicPartition(tp.topic, tp.partition, low), high, "StageCommand"):
+            for command in self._read(TopicPartition(tp.topic, tp.partition, low), high, "StageCommand", posting_id):
                 if command["posting_id"] == posting_id and (best is None or _issued(command) >= _issued(best)):
                     best = command
         return best
 
-    def _read(self, start: TopicPartition, high: int, schema: str) -> list[dict[str, Any]]:
+    def _read(self, start: TopicPartition, high: int, schema: str, posting_id: str) -> Iterator[dict[str, Any]]:
+        """The decoded values of the records keyed ``posting_id`` from ``start`` up to
+        ``high``, streamed (a partition of ``events`` may hold millions of records: only
+        the posting's are decoded, none is kept). Reading goes on while the position moves.
+
+        Raises:
+            KafkaClientError: the position stopped moving for ``_STALL_ROUNDS`` polls
+                before reaching ``high``.
+        """
         if start.offset >= high:
-            return []
+            return
+        key = posting_id.encode()
         self.consumer.assign([start])
-        commands = []
-        for _ in range(_MAX_ROUNDS):
-            for msg in self.consumer.consume(500, 0.2):
-                if msg.error() is None:
-                    try:
-                        commands.append(self.codec.decode(msg.value(), schema).value)
-                    except CodecError:
-                        continue  # a poison record: its consumer (worker, projector) deals with it
-            (pos,) = self.consumer.position([TopicPartition(start.topic, start.partition)])
-            if pos.offset >= high:
-                self.consumer.unassign()
-                return commands
-        raise KafkaClientError(f"could not read {start.topic}[{start.partition}] to offset {high}")
+        last, stalled = start.offset, 0
+        try:
+            while True:
+                for msg in self.consumer.consume(500, 0.2):
+                    if msg.error() is None and msg.key() == key:
+                        try:
+                            yield self.codec.decode(msg.value(), schema).value
+                        except CodecError:
+                            continue  # a poison record: its consumer (worker, projector) deals with it
+                (pos,) = self.consumer.position([TopicPartition(start.topic, start.partition)])
+                if pos.offset >= high:
+                    return
+                stalled = stalled + 1 if pos.offset <= last else 0
+                last = max(last, pos.offset)
+                if stalled >= _STALL_ROUNDS:
+                    raise KafkaClientError(f"could not read {start.topic}[{start.partition}] to offset {high}: "
+                                           f"stuck at {last}")
+        finally:
+            self.consumer.unassign()
 
     def close(self) -> None:
         self.consumer.close()
