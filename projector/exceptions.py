@@ -9,6 +9,11 @@ class ProjectorError(WavestreamError):
     """The projector cannot go on (e.g. its topic is missing)."""
 
 
+class ConsumerFenced(ProjectorError):
+    """The Kafka consumer hit a fatal error (e.g. a static member fenced after its session
+    timed out while a broker was down): it cannot consume again; a new one must join."""
+
+
 class OffsetConflict(ProjectorError):
     """The stored offsets moved under a batch (another projector instance, or a replay
     swapped the schema): the batch was rolled back; re-seek to the stored offsets."""

@@ -19,6 +19,9 @@
 - librdkafka keeps a partition's pause flag across a revoke and a re-assign, so every
   partition is resumed when it is revoked or (re)assigned: a partition paused by the
   recovery never stays paused after a rebalance.
+- A fatal consumer error (a static member fenced after its session timed out while a
+  broker was down) gets a new consumer that joins again and seeks to the stored
+  offsets; five in a row without a record is a :class:`ProjectorError`.
 - :meth:`Projector.request_stop` (SIGTERM/SIGINT via :meth:`install_signal_handlers`)
   lets the current batch finish, then the consumer leaves the group and the loop
   returns.
@@ -35,7 +38,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
-from projector.exceptions import OffsetConflict, TransientDatabaseError
+from projector.exceptions import ConsumerFenced, OffsetConflict, ProjectorError, TransientDatabaseError
 from projector.metrics import ProjectorMetrics
 from projector.pgschema import DEFAULT_SCHEMA
 from projector.records import PROJECTION, decode_messages
@@ -43,12 +46,13 @@ from projector.repository import BEGINNING, BULK_THRESHOLD, ApplyResult, Reposit
 from wavestream.clients import build_admin, build_consumer, high_watermarks
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings, PostgresSettings
-from wavestream.db import Connection
-from wavestream.exceptions import DatabaseUnavailable
 from wavestream.metrics import health
 from wavestream.topics import EVENTS, require_topics
 
 log = logging.getLogger(__name__)
+#: New consumers tried in a row after fatal consumer errors before the projector gives up.
+_MAX_REJOINS = 5
+_REJOIN_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -131,19 +135,28 @@ class Projector:
                                      "enable.partition.eof": opts.until_caught_up}
         if opts.instance_id:
             overrides["group.instance.id"] = opts.instance_id
-        consumer = self._consumer = build_consumer(self.kafka, opts.group_id, **overrides)
+        self._consumer = build_consumer(self.kafka, opts.group_id, **overrides)
         log.info("projector starting", extra={"group": opts.group_id, "topic": opts.topic,
                                               "schema": opts.schema, "instance": opts.instance_id})
         try:
             if opts.until_caught_up:
-                self._targets = self._high_watermarks(consumer)
-            consumer.subscribe([opts.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
-                               on_lost=self._on_revoke)
+                self._targets = self._high_watermarks(self._consumer)
+            self._subscribe()
             last_report = time.monotonic()
+            rejoins = 0
             while not self._stop.is_set():
                 health.polled()
-                messages = consumer.consume(num_messages=opts.batch_size, timeout=opts.batch_timeout_s)
-                self._handle(messages)
+                messages = self._consumer.consume(num_messages=opts.batch_size, timeout=opts.batch_timeout_s)
+                try:
+                    self._handle(messages)
+                except ConsumerFenced as exc:
+                    rejoins += 1
+                    if rejoins > _MAX_REJOINS:
+                        raise ProjectorError(f"{exc}; still fenced after {_MAX_REJOINS} new consumers: is another "
+                                             f"projector running with --instance-id {opts.instance_id}?") from exc
+                    self._rejoin(overrides, exc)
+                    continue
+                rejoins = 0 if any(m.error() is None for m in messages) else rejoins
                 if self._targets is not None and self._caught_up():
                     log.info("caught up with the start-time end of the topic", extra={"targets": self._targets})
                     break
@@ -152,14 +165,36 @@ class Projector:
                     self._report()
         finally:
             try:
-                consumer.close()  # leaves the group: its partitions move at once
+                self._consumer.close()  # leaves the group: its partitions move at once
             except (KafkaException, RuntimeError) as exc:
                 log.warning("consumer close failed", extra={"error": str(exc)})
             self._close_db()
             self._report()
         return self.stats
 
+    def _subscribe(self) -> None:
+        self._consumer.subscribe([self.options.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                 on_lost=self._on_revoke)
+
+    def _rejoin(self, overrides: dict[str, Any], cause: Exception) -> None:
+        """A new consumer in place of a fenced one: it joins the group again and, once
+        assigned, seeks to the offsets stored in PostgreSQL (nothing is lost or doubled)."""
+        log.warning("consumer fenced, joining the group again with a new consumer", extra={"error": str(cause)})
+        try:
+            self._consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("consumer close failed", extra={"error": str(exc)})
+        time.sleep(_REJOIN_WAIT_S)
+        self._consumer = build_consumer(self.kafka, self.options.group_id, **overrides)
+        self._subscribe()
+
     def _handle(self, messages: list[Any]) -> None:
+        """Apply the records of ``messages``.
+
+        Raises:
+            ConsumerFenced: the consumer hit a fatal error (a static member fenced after
+                its session timed out during a broker loss): it cannot consume again.
+        """
         eofs = {}
         for msg in messages:
             err = msg.error()
@@ -167,6 +202,8 @@ class Projector:
                 continue
             if err.code() == KafkaError._PARTITION_EOF:
                 eofs[msg.partition()] = msg.offset()
+            elif err.fatal() or err.code() == KafkaError._FATAL:
+                raise ConsumerFenced(f"fatal consumer error in group {self.options.group_id}: {err.str()}")
             else:
                 log.warning("consumer error", extra={"error": str(err)})
         records = decode_messages(self.codec, messages)

@@ -117,7 +117,8 @@ def pipeline(cluster, settings, tmp_path_factory):
             procs.start(stage, "worker", "--stage", stage, "--workflow", str(path), "--instance-id", "1",
                         "--batch", "50", "--batch-ms", "2000")
         procs.start("projector", "projector", "--schema", schema, "--instance-id", "p1")
-        procs.start("command-processor", "command-processor", "--workflow", str(path), "--instance-id", "c1")
+        procs.start("command-processor", "command-processor", "--workflow", str(path), "--instance-id", "c1",
+                    "--from", "earliest")
         supervisor.start()
         yield {"path": path, "a": a, "b": b, "u": u, "procs": procs, "schema": schema,
                "dsn": cluster["env"]["WAVESTREAM_PG_DSN"]}
