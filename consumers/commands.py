@@ -187,7 +187,7 @@ def build_command_processor(settings: KafkaSettings, workflow: Workflow, *, inst
     resolve_start(settings, commands_group(workflow.name), COMMANDS, start,
                   what="applies every command ever sent (to this workflow's postings)")
     worker_id = f"wavestream-commands-{workflow.name}-{instance}"
-    lookup = CommandLookup(settings, codec, seed=lambda p: entry.seeded(p) if (entry := workflow.entry_for(p)) else {})
+    lookup = CommandLookup(settings, codec, seed=workflow.seeded_outputs)
     handler = CommandHandler(workflow, codec, worker_id, lookup, control)
     config = LoopConfig(group_id=commands_group(workflow.name), topics=[COMMANDS],
                         transactional_id=worker_id, batch_size=batch_size, poll_s=poll_s,

@@ -58,5 +58,4 @@ class JourneyFold:
                 "stage": self.stage, "attempt": 1, "correlation_id": corr, "causation_id": e["causation_id"],
                 "issued_at": e["occurred_at"], "not_before": None, "workflow_sha256": e.get("workflow_sha256"),
                 "posting": dict(journey["posting"]), "outputs": dict(journey["outputs"]), "epoch": None,
-                "rebuilt_from_events": True,
             }

@@ -10,6 +10,7 @@ operator says ``--from earliest`` or ``--from latest``.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from consumers.exceptions import StartPositionError
@@ -84,8 +85,6 @@ def _committed(consumer: Any, partitions: list) -> list:
     Raises:
         KafkaException: the offsets cannot be read.
     """
-    import time
-
     from confluent_kafka import KafkaError, KafkaException
 
     retry = {getattr(KafkaError, name) for name in _COORDINATOR_ERRORS if hasattr(KafkaError, name)}

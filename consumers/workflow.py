@@ -230,6 +230,11 @@ class Workflow:
         """The first entry point matching ``posting``; None when none does."""
         return next((e for e in self.entry_points if e.matches(posting)), None)
 
+    def seeded_outputs(self, posting: Mapping[str, Any]) -> dict[str, str]:
+        """The outputs the entry point of ``posting`` seeds from its fields (none without one)."""
+        entry = self.entry_for(posting)
+        return entry.seeded(posting) if entry is not None else {}
+
 
 def placeholders(template: str) -> list[str]:
     return _PLACEHOLDER.findall(template)

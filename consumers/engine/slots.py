@@ -15,7 +15,6 @@ idle engine take the same slots and reuse the same prefixes.
 
 from __future__ import annotations
 
-import heapq
 from typing import Any, Callable
 
 from consumers.engine.model import llama_cpp
@@ -32,7 +31,7 @@ class SlotPool:
         # remove(memory, slot, from_pos, to_pos): llama_memory_seq_rm unless given.
         self._remove = remove or llama_cpp().llama_memory_seq_rm
         self.memory = memory
-        self._free = list(range(n))
+        self._free = set(range(n))
         self._held: dict[int, list[int]] = {}  # slot -> prompt tokens whose cells it keeps
 
     def __len__(self) -> int:
@@ -42,15 +41,15 @@ class SlotPool:
         """A free slot for ``prompt`` and how many of its first tokens the slot already
         holds (0: nothing reused, the slot is empty). At least one prompt token is left to
         process, so the prompt's last logits come out of a decode."""
-        best, best_n = self._free[0], 0
+        lowest = min(self._free)
+        best, best_n = lowest, 0
         for slot in sorted(self._free):
             n = common_prefix(self._held.get(slot, ()), prompt, limit=len(prompt) - 1)
             if n > best_n:
                 best, best_n = slot, n
         if best_n < MIN_REUSE:
-            best, best_n = self._free[0], 0
+            best, best_n = lowest, 0
         self._free.remove(best)
-        heapq.heapify(self._free)
         held = self._held.pop(best, [])
         if best_n:
             self._remove(self.memory, best, best_n, -1)
@@ -68,7 +67,7 @@ class SlotPool:
         else:
             self._remove(self.memory, slot, -1, -1)
             self._held.pop(slot, None)
-        heapq.heappush(self._free, slot)
+        self._free.add(slot)
 
     def clear(self) -> None:
         """The KV cache was cleared: no slot holds anything."""

@@ -97,8 +97,7 @@ def test_default_workflow_through_the_workers(kafka_settings, kafka_bootstrap, t
         log.wait_for(lambda l: {e["posting_id"] for e in l.of("PostingCompleted")} >= set(ids), procs,
                      max_rounds=3000, what="3 completions with the real model")
         log.settle()
-        for name in list(procs.procs):
-            assert procs.terminate(name) == 0, procs.log(name)[-3000:]
+        procs.terminate_all()
     finally:
         log.close()
         procs.kill_all()

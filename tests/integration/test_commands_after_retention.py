@@ -71,8 +71,7 @@ def test_rerun_and_decide_rebuild_the_command_from_events_once_the_stage_topics_
         log.wait_for(lambda l: len(_of(l, decided, "PostingCompleted")) == 2 or _of(l, decided, "CommandRejected"),
                      procs, what="the second rerun after retention")
         log.settle(3)
-        for name in list(procs.procs):
-            assert procs.terminate(name) == 0, procs.log(name)[-3000:]
+        procs.terminate_all()
     finally:
         procs.kill_all()
         log.close()

@@ -91,8 +91,7 @@ def _complete(stack: Stack, procs: Procs, ids: list[str]) -> list[dict]:
 
 def _stop(procs: Procs) -> None:
     try:
-        for name in list(procs.procs):
-            assert procs.terminate(name) == 0, procs.log(name)[-3000:]
+        procs.terminate_all()
     finally:
         procs.kill_all()
 

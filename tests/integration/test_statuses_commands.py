@@ -61,8 +61,7 @@ def _rows(dsn: str, sql: str, *args) -> list[tuple]:
 
 
 def _stop(procs: Procs) -> None:
-    for name in list(procs.procs):
-        assert procs.terminate(name) == 0, procs.log(name)[-3000:]
+    procs.terminate_all()
 
 
 def _two_stage(tmp_path, u: str, name: str = "st") -> tuple:

@@ -72,8 +72,7 @@ def test_decide_cancel_and_rerun(kafka_settings, kafka_bootstrap, tmp_path):
         _send(kafka_settings, approved, "rerun", stage=publish)
         log.wait_for(lambda l: len(_of(l, approved, "PostingCompleted")) == 2, procs, what="the rerun")
         log.settle(5)
-        for name in list(procs.procs):
-            assert procs.terminate(name) == 0, procs.log(name)[-3000:]
+        procs.terminate_all()
     finally:
         procs.kill_all()
         log.close()

@@ -94,6 +94,11 @@ class Procs:
         proc.send_signal(signal.SIGTERM)
         return proc.wait(timeout_s)
 
+    def terminate_all(self) -> None:
+        """SIGTERM every process; each must exit 0 (the tail of its log says why not)."""
+        for name in list(self.procs):
+            assert self.terminate(name) == 0, self.log(name)[-3000:]
+
     def kill(self, name: str) -> None:
         proc = self.procs[name]
         self.stopped.add(name)

@@ -40,8 +40,7 @@ def pipeline(kafka_settings, kafka_bootstrap, tmp_path_factory):
             procs.start(stage, "worker", "--stage", stage, "--workflow", str(path), "--instance-id", "1",
                         "--batch", "50", "--batch-ms", "2000")
         yield {"path": path, "a": a, "b": b, "h": h, "u": u, "procs": procs}
-        for name in list(procs.procs):
-            assert procs.terminate(name) == 0, procs.log(name)[-3000:]
+        procs.terminate_all()
     finally:
         procs.kill_all()
 
