@@ -30,7 +30,6 @@ one transaction, then sends the consumed positions with the consumer's group met
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -39,6 +38,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from consumers.batching import Batch, BatchRunner
 from consumers.groups import group_overrides
+from consumers.kafkacalls import OP_TIMEOUT_S as _OP_TIMEOUT_S, bounded, unreleased_instance
 from consumers.outcome import ConsumerFatal, Gate, Handler, Out, TransientRecordError, WorkerFenced
 from consumers.pauses import PauseBook
 from wavestream import metrics
@@ -49,10 +49,8 @@ from wavestream.config import KafkaSettings
 log = logging.getLogger(__name__)
 TxnKey = tuple[str, int]
 _FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
-_OP_TIMEOUT_S = 30.0
 _OP_RETRIES = 5
 _MAX_BACKOFF_S = 5.0
-_HANG_GRACE_S = 15.0
 _UNRELEASED_WAIT_S = 5.0
 _UNRELEASED_RETRIES = 60  # five minutes: longer than any sane session timeout
 
@@ -245,7 +243,7 @@ class TransactionalLoop:
     def _retry(self, op: Callable[..., Any], *args: Any) -> Any:
         for attempt in range(_OP_RETRIES):
             try:
-                return _bounded(op, *args)
+                return bounded(op, *args)
             except KafkaException as exc:
                 err = exc.args[0]
                 if not (isinstance(err, KafkaError) and err.retriable()) or attempt == _OP_RETRIES - 1:
@@ -354,7 +352,7 @@ class TransactionalLoop:
         err = msg.error()
         if err is None:
             return False
-        if _unreleased_instance(err) and self._unreleased_retries < _UNRELEASED_RETRIES:
+        if unreleased_instance(err) and self._unreleased_retries < _UNRELEASED_RETRIES:
             # A static member restarted after a crash: the broker keeps its instance id
             # until the old member's session times out. Join again after a pause.
             self._unreleased_retries += 1
@@ -371,44 +369,6 @@ class TransactionalLoop:
         if err.code() != KafkaError._PARTITION_EOF:
             self.log.warning("consume error on %s: %s", msg.topic(), err)
         return True
-
-
-def _unreleased_instance(err: KafkaError) -> bool:
-    """Whether ``err`` says a static member's instance id is still in use (KIP-848:
-    UNRELEASED_INSTANCE_ID, fatal in librdkafka, until the old member's session ends)."""
-    code = getattr(KafkaError, "UNRELEASED_INSTANCE_ID", None)
-    return err.code() == code or "instance ID is still used" in err.str()
-
-
-def _bounded(op: Callable[..., Any], *args: Any) -> Any:
-    """``op(*args)``, given up on when it has not returned well past its own timeout.
-
-    librdkafka's transactional calls can block past their timeout when the coordinator
-    went away and came back (seen: send_offsets_to_transaction stuck for minutes after a
-    broker restart, cf. librdkafka#5511). The call runs in a helper thread; when it
-    overstays, a fatal error is raised so the loop recreates the producer (the new
-    epoch aborts the open transaction and fences the stuck call) and redoes the batch.
-
-    Raises:
-        KafkaException: what ``op`` raised, or a fatal ``_TIMED_OUT`` when it hung.
-    """
-    result: dict[str, Any] = {}
-    done = threading.Event()
-
-    def call() -> None:
-        try:
-            result["value"] = op(*args)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            result["error"] = exc
-        done.set()
-
-    threading.Thread(target=call, name=f"kafka-{getattr(op, '__name__', 'op')}", daemon=True).start()
-    if not done.wait(_OP_TIMEOUT_S + _HANG_GRACE_S):
-        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"{getattr(op, '__name__', 'op')} did not return "
-                                        f"within {_OP_TIMEOUT_S + _HANG_GRACE_S:.0f}s", fatal=True))
-    if "error" in result:
-        raise result["error"]
-    return result.get("value")
 
 
 def _names(partitions: list[TopicPartition]) -> str:

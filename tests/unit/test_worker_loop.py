@@ -368,8 +368,10 @@ def test_a_half_open_gate_admits_one_probe():
 def test_a_transactional_call_that_hangs_past_its_timeout_recreates_the_producer(monkeypatch):
     import threading
 
-    monkeypatch.setattr(loop_module, "_OP_TIMEOUT_S", 0.05)
-    monkeypatch.setattr(loop_module, "_HANG_GRACE_S", 0.05)
+    import consumers.kafkacalls as kafkacalls
+
+    monkeypatch.setattr(kafkacalls, "OP_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(kafkacalls, "HANG_GRACE_S", 0.05)
     release = threading.Event()
 
     class Hanging(Producer):
