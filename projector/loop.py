@@ -33,56 +33,25 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
 from projector.exceptions import ConsumerFenced, OffsetConflict, ProjectorError, TransientDatabaseError
 from projector.metrics import ProjectorMetrics
-from projector.pgschema import DEFAULT_SCHEMA
+from projector.options import ProjectorOptions, ProjectorStats
 from projector.records import PROJECTION, decode_messages
-from projector.repository import BEGINNING, BULK_THRESHOLD, ApplyResult, Repository, open_repository
+from projector.repository import BEGINNING, ApplyResult, Repository, open_repository
 from wavestream.clients import build_admin, build_consumer, high_watermarks
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings, PostgresSettings
 from wavestream.metrics import health
-from wavestream.topics import EVENTS, require_topics
+from wavestream.topics import require_topics
 
 log = logging.getLogger(__name__)
 #: New consumers tried in a row after fatal consumer errors before the projector gives up.
 _MAX_REJOINS = 5
 _REJOIN_WAIT_S = 2.0
-
-
-@dataclass(frozen=True)
-class ProjectorOptions:
-    schema: str = DEFAULT_SCHEMA
-    group_id: str = "wavestream-projector"
-    topic: str = EVENTS
-    instance_id: str | None = None
-    batch_size: int = 500
-    batch_timeout_s: float = 1.0
-    bulk_threshold: int = BULK_THRESHOLD
-    backoff_initial_s: float = 0.2
-    backoff_max_s: float = 10.0
-    #: Stop once every partition is applied up to its high-water mark at start.
-    until_caught_up: bool = False
-    progress_every_s: float = 10.0
-    #: Serve Prometheus metrics on this port (None: no server; metrics still counted).
-    metrics_port: int | None = None
-
-
-@dataclass
-class ProjectorStats:
-    batches: int = 0
-    applied: int = 0
-    duplicates: int = 0
-    errors: int = 0
-    skipped: int = 0
-    reseeks: int = 0
-    outages: int = 0
-    positions: dict[int, int] = field(default_factory=dict)
 
 
 class Projector:
