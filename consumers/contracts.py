@@ -34,23 +34,25 @@ and passes them to ``grammar_for`` and ``check`` as ``refs``, and passes the pro
 probabilities as ``probs``.
 
 The stored output (what :meth:`Contract.check` returns) is canonical: JSON is dumped
-compactly, text is stripped. A model output that breaks the contract raises
-:class:`ContractViolation` (a :class:`PermanentActorError`): the attempt fails and the
-posting takes the error branch, the worker never crashes. An invalid contract
-definition raises :class:`WorkflowError` when the contract is built.
+compactly, text is stripped. An output that breaks the contract raises
+:class:`ContractViolation` (a :class:`PermanentActorError`), never a crash; the llm actor
+reports it as a :class:`~consumers.exceptions.ContractBreak`, so the attempt fails and
+the next one samples afresh. An invalid contract definition raises
+:class:`WorkflowError` when the contract is built. The base class and
+:func:`ref_values` live in :mod:`consumers.contract_base`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import jsonschema
 
-from consumers.exceptions import PermanentActorError, WorkflowError
+from consumers.contract_base import Contract, ContractViolation, ref_values  # noqa: F401 - re-exported
+from consumers.exceptions import WorkflowError
 from consumers.grammar import DEFAULT_MAX_ITEMS, DEFAULT_MAX_STRING, gbnf_literal, int_grammar, json_schema_grammar
 from consumers.grammar import trie_grammar
 from consumers.grounding import ground, occurs, phrases  # noqa: F401 - re-exported
@@ -61,69 +63,6 @@ from consumers.scoring import ScoreError, candidates, distribution, score_output
 RATIONALE_CHARS = (12, 160)
 #: A text sentence is at most this long (characters).
 SENTENCE_CHARS = 240
-class ContractViolation(PermanentActorError):
-    """The actor's output does not satisfy the stage's output contract."""
-
-
-@dataclass(frozen=True)
-class Contract(ABC):
-    """One stage's output contract."""
-
-    kind = "text"
-
-    @property
-    def grammar(self) -> str | None:
-        """GBNF the model is constrained by, or None for free text."""
-        return None
-
-    def grammar_for(self, grounding: str, refs: Mapping[str, str] | None = None) -> str | None:
-        """The grammar for one command whose grounding text is ``grounding`` (and whose
-        :attr:`refs` resolve to ``refs``); the same as :attr:`grammar` unless the
-        contract restricts items to that text."""
-        return self.grammar
-
-    @property
-    def grounded_in(self) -> tuple[str, ...]:
-        """Placeholder references (``posting.description``) whose text grounds the output."""
-        return ()
-
-    @property
-    def refs(self) -> tuple[str, ...]:
-        """Other references the checks read (``posting.company``...): resolve them with
-        :func:`ref_values` and pass them as ``refs``."""
-        return ()
-
-    @property
-    def probe(self) -> tuple[str, ...]:
-        """Continuations whose probabilities the actor must measure right after the
-        generated text (tokenized with the model's tokenizer) and pass to
-        :meth:`check` as ``probs``, in this order; empty when none."""
-        return ()
-
-    @abstractmethod
-    def check(self, raw: str, *, grounding: str = "", truncated: bool = False,
-              refs: Mapping[str, str] | None = None, probs: Sequence[float] | None = None) -> str:
-        """The canonical output for the model's ``raw`` text; ``truncated`` says the model
-        stopped at its token limit; ``refs`` are the resolved :attr:`refs`; ``probs``
-        the probabilities of the :attr:`probe` continuations.
-
-        Raises:
-            ContractViolation: ``raw`` does not satisfy the contract.
-        """
-
-
-def ref_values(contract: Contract, command: Mapping[str, Any]) -> dict[str, str]:
-    """The text of each of ``contract.refs`` in a StageCommand dict; a field the
-    posting lacks is the empty string (an optional field such as ``company``)."""
-    from consumers.prompt import PromptError, resolve
-
-    values = {}
-    for ref in contract.refs:
-        try:
-            values[ref] = resolve(ref, command)
-        except PromptError:
-            values[ref] = ""
-    return values
 
 
 def _joined(refs: Mapping[str, str] | None, names: Sequence[str]) -> str:
