@@ -40,8 +40,8 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicP
 from projector.exceptions import ConsumerFenced, OffsetConflict, ProjectorError, TransientDatabaseError
 from projector.metrics import ProjectorMetrics
 from projector.options import ProjectorOptions, ProjectorStats
-from projector.records import PROJECTION, decode_messages
-from projector.repository import BEGINNING, ApplyResult, Repository, open_repository
+from projector.records import BEGINNING, PROJECTION, decode_messages
+from projector.repository import ApplyResult, Repository, open_repository
 from wavestream.clients import build_admin, build_consumer, high_watermarks
 from wavestream.codec import AvroCodec
 from wavestream.config import KafkaSettings, PostgresSettings

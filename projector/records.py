@@ -7,6 +7,9 @@ bytes, an event type this projector does not know, an empty value): errors becom
 :func:`event_row` turns an event into its ``execution_events`` row. Strings are
 cleaned of NUL characters (PostgreSQL text and jsonb reject them), so a worker's odd
 output cannot fail a whole batch.
+
+:func:`select_records` decides which records of a batch to apply against the stored
+offsets (skipping redeliveries, spotting offsets moved back under the projector).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from wavestream.codec import AvroCodec
 from wavestream.events import EVENT_TYPES
@@ -163,3 +166,42 @@ def event_row(record: Record) -> tuple:
     )
     # clean_str inlined: this runs for every field of every event (a rebuild's hot path)
     return tuple([v.replace("\x00", "\ufffd") if type(v) is str and "\x00" in v else v for v in row])
+
+
+#: Gap target meaning "no stored offset: seek to the beginning of the partition".
+BEGINNING = -2
+
+
+def select_records(records: Sequence[Record], stored: dict[int, int],
+                   expected: dict[int, int | None] | None = None
+                   ) -> tuple[list[Record], int, dict[int, int]]:
+    """(records to apply, number skipped as already applied, gaps) for one topic.
+
+    ``stored`` maps partition -> stored next offset (no key: nothing stored yet).
+    ``expected`` is what the caller believes is stored (what it last wrote or seeked
+    to; None for "no row"). A stored offset *behind* that belief means another writer
+    moved it back (a replay swap or rollback): the partition is a gap, its records are
+    left out and the caller re-seeks to ``gaps[partition]`` (:data:`BEGINNING` when
+    there is no row). Offsets are not contiguous (transaction markers, aborted
+    records), so a record above the stored offset is no gap by itself. Records below
+    the stored offset were applied before (a redelivery, or another instance got
+    ahead) and are skipped.
+    """
+    accepted: list[Record] = []
+    skipped = 0
+    gaps: dict[int, int] = {}
+    for p in {r.partition for r in records}:
+        if expected is None or p not in expected:
+            continue
+        have, want = stored.get(p), expected[p]
+        if want is not None and (have is None or have < want):
+            gaps[p] = BEGINNING if have is None else have
+    for record in records:
+        if record.partition in gaps:
+            continue
+        have = stored.get(record.partition)
+        if have is not None and record.offset < have:
+            skipped += 1
+            continue
+        accepted.append(record)
+    return accepted, skipped, gaps

@@ -45,7 +45,7 @@ from projector.dberrors import FOLD_ERRORS, refused_or_transient
 from projector.exceptions import OffsetConflict, RecordRefused, TransientDatabaseError
 from projector.fold import (CHECKPOINT_COLUMNS, JSON_COLUMNS, NO_POSTING_CHANGE, POSTING_COLUMNS,
                             ActorTotals, checkpoint_values, fold_event, posting_values)
-from projector.records import EVENT_COLUMNS, PROJECTION, Record, event_row
+from projector.records import EVENT_COLUMNS, PROJECTION, Record, event_row, select_records
 from wavestream.config import PostgresSettings
 from wavestream.db import Connection, transaction
 from wavestream.exceptions import DatabaseError
@@ -97,45 +97,6 @@ def open_repository(postgres: PostgresSettings, schema: str, *, projection: str 
     except DatabaseError as exc:
         raise TransientDatabaseError(f"cannot open the read models in schema {schema}: {exc}") from exc
     return Repository(conn, projection=projection, bulk_threshold=bulk_threshold)
-
-
-#: Gap target meaning "no stored offset: seek to the beginning of the partition".
-BEGINNING = -2
-
-
-def select_records(records: Sequence[Record], stored: dict[int, int],
-                   expected: dict[int, int | None] | None = None
-                   ) -> tuple[list[Record], int, dict[int, int]]:
-    """(records to apply, number skipped as already applied, gaps) for one topic.
-
-    ``stored`` maps partition -> stored next offset (no key: nothing stored yet).
-    ``expected`` is what the caller believes is stored (what it last wrote or seeked
-    to; None for "no row"). A stored offset *behind* that belief means another writer
-    moved it back (a replay swap or rollback): the partition is a gap, its records are
-    left out and the caller re-seeks to ``gaps[partition]`` (:data:`BEGINNING` when
-    there is no row). Offsets are not contiguous (transaction markers, aborted
-    records), so a record above the stored offset is no gap by itself. Records below
-    the stored offset were applied before (a redelivery, or another instance got
-    ahead) and are skipped.
-    """
-    accepted: list[Record] = []
-    skipped = 0
-    gaps: dict[int, int] = {}
-    for p in {r.partition for r in records}:
-        if expected is None or p not in expected:
-            continue
-        have, want = stored.get(p), expected[p]
-        if want is not None and (have is None or have < want):
-            gaps[p] = BEGINNING if have is None else have
-    for record in records:
-        if record.partition in gaps:
-            continue
-        have = stored.get(record.partition)
-        if have is not None and record.offset < have:
-            skipped += 1
-            continue
-        accepted.append(record)
-    return accepted, skipped, gaps
 
 
 def _copy_text(value: Any) -> str:

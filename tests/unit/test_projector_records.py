@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from projector.records import EVENT_COLUMNS, Record, decode, event_row, to_json
-from projector.repository import BEGINNING, _copy_text, select_records
+from projector.records import BEGINNING, select_records
+from projector.repository import _copy_text
 from projector.synthetic import synthetic_events
 from tests.unit.test_codec import RECORDS, event
 from wavestream.codec import AvroCodec, Decoded
