@@ -18,7 +18,7 @@ summarize -> extract_skills -> score), measured in one run.
 The last line is one JSON object: postings/s of each, ``engine_vs_raw`` (b/a),
 ``pipeline_vs_raw`` (c/a), ``engine_vs_tuned_raw`` (b/a') and the sweep. No assertions.
 
-    .venv/bin/python bench/bench_llm_pipeline.py [--postings 24] [--quick] [--no-pipeline]
+    .venv/bin/python bench/bench_llm_pipeline.py [--postings 24] [--model smollm2] [--quick] [--no-pipeline]
 """
 
 from __future__ import annotations
