@@ -16,16 +16,17 @@ A stage's ``output`` mapping (workflows/*.yaml) builds one contract:
   item that does not occur is dropped and duplicates are removed before the schema
   check, so ``minItems`` counts grounded items only. ``exclude: {employer: posting.company,
   location: posting.location, title: posting.title}`` drops items that are the
-  employer, the location or words of the title alone, from the grammar's phrases and
-  again after decoding.
+  employer, the location or words of the title alone, and ``conditions: true`` in it
+  drops working conditions (hours, shifts, days, contract, pay, perks: "Full-time"),
+  from the grammar's phrases and again after decoding.
 - ``{type: int, min: A, max: B, rationale: true}``: an integer in [A, B]. With a
   rationale the model writes ``Score: <n>/<B>. Reason: <one sentence>`` and the stored
   output is the JSON object ``{"value": n, "rationale": "..."}``; without one it writes
-  and stores the bare integer. With ``probe: true`` (needs ``rationale``) the model
-  writes ``Reason: <one sentence> Score:`` and the actor probes the values (see
+  and stores the bare integer. With ``probe: true`` the model writes ``Score:`` (after
+  ``Reason: <one sentence>`` with a rationale) and the actor probes the values (see
   :attr:`Contract.probe`): the score is the expected value over their probabilities
-  (``consumers.scoring``), stored as ``{"value", "rationale", "expected",
-  "distribution"}``.
+  (``consumers.scoring``), stored as ``{"value", "rationale" (with one), "expected",
+  "distribution"}``; ``span: [a, b]`` maps expected values a..b onto A..B first.
 - ``{type: enum, values: [...]}``: exactly one of the values.
 
 Checks that need posting fields besides the grounding text name them as references
@@ -47,7 +48,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import jsonschema
 
@@ -56,7 +57,7 @@ from consumers.exceptions import WorkflowError
 from consumers.grammar import DEFAULT_MAX_ITEMS, DEFAULT_MAX_STRING, gbnf_literal, int_grammar, json_schema_grammar
 from consumers.grammar import trie_grammar
 from consumers.grounding import ground, occurs, phrases  # noqa: F401 - re-exported
-from consumers.quality import identity_reason, invented_names, same_language
+from consumers.quality import conditions_reason, identity_reason, invented_names, same_language
 from consumers.scoring import ScoreError, candidates, distribution, score_output
 
 #: Rationale sentence length bounds (characters after the first letter).
@@ -121,6 +122,7 @@ class JsonContract(Contract):
     schema: Mapping[str, Any] = field(default_factory=dict)
     grounded: tuple[str, ...] = ()
     exclude: Mapping[str, str] = field(default_factory=dict)  # employer|location|title -> reference
+    exclude_conditions: bool = False  # exclude: {conditions: true}
 
     kind = "json"
 
@@ -128,21 +130,29 @@ class JsonContract(Contract):
     def refs(self) -> tuple[str, ...]:
         return tuple(self.exclude.values())
 
-    def _identity(self, refs: Mapping[str, str] | None) -> dict[str, str]:
-        return {kind: (refs or {}).get(ref, "") for kind, ref in self.exclude.items()}
+    def _excluded(self, refs: Mapping[str, str] | None) -> Callable[[str], bool]:
+        """Whether an item is excluded: the employer, the location or the title
+        (:func:`consumers.quality.identity_reason`) or, with ``conditions``, a working
+        condition (:func:`consumers.quality.conditions_reason`)."""
+        identity = {kind: (refs or {}).get(ref, "") for kind, ref in self.exclude.items()}
 
-    def without_identity(self, value: Any, refs: Mapping[str, str] | None) -> Any:
-        """``value`` without the string items of arrays that are the employer, the
-        location or the title (see :func:`consumers.quality.identity_reason`)."""
-        if not self.exclude:
+        def excluded(item: str) -> bool:
+            if identity and identity_reason(item, **identity) is not None:
+                return True
+            return self.exclude_conditions and conditions_reason(item) is not None
+        return excluded
+
+    def without_excluded(self, value: Any, refs: Mapping[str, str] | None) -> Any:
+        """``value`` without the string items of arrays that ``exclude`` names."""
+        if not (self.exclude or self.exclude_conditions):
             return value
-        identity = self._identity(refs)
+        excluded = self._excluded(refs)
         if isinstance(value, list):
             if all(isinstance(v, str) for v in value):
-                return [v for v in value if identity_reason(v, **identity) is None]
-            return [self.without_identity(v, refs) for v in value]
+                return [v for v in value if not excluded(v)]
+            return [self.without_excluded(v, refs) for v in value]
         if isinstance(value, dict):
-            return {k: self.without_identity(v, refs) for k, v in value.items()}
+            return {k: self.without_excluded(v, refs) for k, v in value.items()}
         return value
 
     @property
@@ -166,9 +176,9 @@ class JsonContract(Contract):
             return self.grammar
         candidates = phrases(grounding, min_len=int(items.get("minLength", 1)),
                              max_len=int(items.get("maxLength", DEFAULT_MAX_STRING)))
-        if self.exclude:
-            identity = self._identity(refs)
-            candidates = [c for c in candidates if identity_reason(c, **identity) is None]
+        if self.exclude or self.exclude_conditions:
+            excluded = self._excluded(refs)
+            candidates = [c for c in candidates if not excluded(c)]
         low, high = int(self.schema.get("minItems", 0)), int(self.schema.get("maxItems", DEFAULT_MAX_ITEMS))
         if not candidates:
             return 'root ::= "[]"\n'
@@ -186,7 +196,7 @@ class JsonContract(Contract):
             raise ContractViolation(f"output is not JSON{cut}: {exc.msg} at {exc.pos}: {raw[:120]!r}") from exc
         if self.grounded:
             value = ground(value, grounding)
-        value = self.without_identity(value, refs)
+        value = self.without_excluded(value, refs)
         try:
             jsonschema.validate(value, self.schema)
         except jsonschema.ValidationError as exc:
@@ -201,6 +211,7 @@ _INT_RAW = re.compile(r"^\s*(?:score\s*:\s*)?(-?\d+)(?:\s*/\s*\d+)?\s*[.:,)-]?\s
 
 
 _PROBED_RAW = re.compile(r"^\s*reason\s*:\s*(.+?[.!?])\s*score\s*:?\s*$", re.DOTALL | re.IGNORECASE)
+_PROBED_BARE = re.compile(r"^\s*score\s*:\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -209,6 +220,7 @@ class IntContract(Contract):
     maximum: int = 100
     rationale: bool = False
     probed: bool = False
+    span: tuple[float, float] | None = None  # with probed: the expected values mapped onto min..max
 
     kind = "int"
 
@@ -221,6 +233,8 @@ class IntContract(Contract):
     @property
     def grammar(self) -> str:
         value = int_grammar(self.minimum, self.maximum)
+        if self.probed and not self.rationale:  # the values are probed right after "Score:"
+            return 'root ::= "Score:"\n'
         if not self.rationale:
             return f"root ::= {value}\n"
         low, high = RATIONALE_CHARS
@@ -253,15 +267,19 @@ class IntContract(Contract):
         return json.dumps({"value": value, "rationale": sentence}, ensure_ascii=False)
 
     def _check_probed(self, raw: str, truncated: bool, probs: Sequence[float] | None) -> str:
-        match = _PROBED_RAW.match(raw)
-        sentence = " ".join(match.group(1).split()) if match else ""
-        if truncated or not match or len(sentence) < RATIONALE_CHARS[0]:
-            raise ContractViolation(f"rationale is not one complete sentence followed by 'Score:': {raw[:120]!r}")
+        sentence: str | None = None
+        if self.rationale:
+            match = _PROBED_RAW.match(raw)
+            sentence = " ".join(match.group(1).split()) if match else ""
+            if truncated or not match or len(sentence) < RATIONALE_CHARS[0]:
+                raise ContractViolation(f"rationale is not one complete sentence followed by 'Score:': {raw[:120]!r}")
+        elif truncated or not _PROBED_BARE.match(raw):
+            raise ContractViolation(f"expected 'Score:' before the probed values, got {raw[:120]!r}")
         try:
             dist = distribution(range(self.minimum, self.maximum + 1), probs)
         except ScoreError as exc:
             raise ContractViolation(f"score: {exc}") from exc
-        return score_output(sentence, dist)
+        return score_output(sentence, dist, self.span)
 
 
 @dataclass(frozen=True)
@@ -296,12 +314,31 @@ def _refs(value: Any, what: str = "grounded_in") -> tuple[str, ...]:
 EXCLUDE_KINDS = ("employer", "location", "title")
 
 
-def _exclude(value: Any) -> dict[str, str]:
+def _exclude(value: Any) -> tuple[dict[str, str], bool]:
+    """(kind -> reference, whether working conditions are excluded) of an ``exclude``."""
     if value is None:
-        return {}
-    if not isinstance(value, Mapping) or not set(value) <= set(EXCLUDE_KINDS):
-        raise WorkflowError(f"json output exclude must map {', '.join(EXCLUDE_KINDS)} to references, got {value!r}")
-    return {str(kind): _refs(ref, "exclude")[0] for kind, ref in value.items()}
+        return {}, False
+    if not isinstance(value, Mapping) or not set(value) <= {*EXCLUDE_KINDS, "conditions"}:
+        raise WorkflowError(f"json output exclude must map {', '.join(EXCLUDE_KINDS)} to references "
+                            f"(and may set conditions: true), got {value!r}")
+    conditions = value.get("conditions", False)
+    if not isinstance(conditions, bool):
+        raise WorkflowError(f"json output exclude conditions must be true or false, got {conditions!r}")
+    refs = {str(kind): _refs(ref, "exclude")[0] for kind, ref in value.items() if kind != "conditions"}
+    return refs, conditions
+
+
+def _span(value: Any, probed: bool, low: int, high: int) -> tuple[float, float] | None:
+    """An int output's ``span: [a, b]``: numbers with low <= a < b <= high, only with probe."""
+    if value is None:
+        return None
+    if not probed:
+        raise WorkflowError("int output span needs probe: true (it rescales the probed expected value)")
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            or not low <= value[0] < value[1] <= high):
+        raise WorkflowError(f"int output span must be [a, b] with {low} <= a < b <= {high}, got {value!r}")
+    return float(value[0]), float(value[1])
 
 
 def _int_field(spec: Mapping[str, Any], key: str, default: int | None) -> int:
@@ -335,8 +372,9 @@ def build_contract(spec: Mapping[str, Any] | None) -> Contract:
             jsonschema.Draft202012Validator.check_schema(schema)
         except jsonschema.SchemaError as exc:
             raise WorkflowError(f"json output schema is invalid: {exc.message}") from exc
-        contract = JsonContract(schema=schema, grounded=_refs(spec.get("grounded_in")),
-                                exclude=_exclude(spec.get("exclude")))
+        exclude, conditions = _exclude(spec.get("exclude"))
+        contract = JsonContract(schema=schema, grounded=_refs(spec.get("grounded_in")), exclude=exclude,
+                                exclude_conditions=conditions)
         json_schema_grammar(schema)  # fail now, not on the first command
         return contract
     if kind == "int":
@@ -344,9 +382,8 @@ def build_contract(spec: Mapping[str, Any] | None) -> Contract:
         if low > high:
             raise WorkflowError(f"int output needs min <= max, got {low} > {high}")
         probed = bool(spec.get("probe", False))
-        if probed and not spec.get("rationale"):
-            raise WorkflowError("int output with probe: true needs rationale: true (the probe follows the reason)")
-        return IntContract(minimum=low, maximum=high, rationale=bool(spec.get("rationale", False)), probed=probed)
+        return IntContract(minimum=low, maximum=high, rationale=bool(spec.get("rationale", False)), probed=probed,
+                           span=_span(spec.get("span"), probed, low, high))
     if kind == "enum":
         values = spec.get("values")
         if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):

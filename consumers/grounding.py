@@ -23,7 +23,8 @@ _STOPWORDS = frozenset(
     "may more most must nice no not of on or our per plus so such than that the their them then there "
     "these they this those to up us was we were what when where which who will with within would you your "
     "able also etc other year years week weeks day days hour hours required requirements experience "
-    "eur usd gbp cad chf salary pay paid office remote hybrid join apply now".split()
+    "eur usd gbp cad chf salary pay paid office remote hybrid join apply now "
+    "good great excellent strong solid various needed flexible stuff things details unlimited".split()
 ).union(*STOPWORDS.values())
 
 

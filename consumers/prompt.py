@@ -1,7 +1,9 @@
 """Prompt templates: ``{posting.<field>}`` and ``{outputs.<stage>}`` placeholders.
 
 A placeholder is exactly ``{posting.<name>}``, ``{posting.attributes.<key>}`` or
-``{outputs.<stage>}``; every other brace is literal text (a prompt may show a JSON
+``{outputs.<stage>}``; ``{posting.language}`` is derived: the English name of the
+language the posting's title and description are written in ("German"), or "the
+language of the posting" when it cannot be told (:data:`DERIVED`). Every other brace is literal text (a prompt may show a JSON
 example). A posting field that is null renders as an empty string; a field the posting
 record does not have, an attribute or an upstream output that is missing, makes the
 command unprocessable: :class:`PromptError` (a :class:`PermanentActorError`), because
@@ -18,6 +20,17 @@ from typing import Any, Mapping
 from consumers.exceptions import PermanentActorError
 
 PLACEHOLDER = re.compile(r"\{(posting|outputs)\.([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_\-]+))?\}")
+
+
+def _language(posting: Mapping[str, Any]) -> str:
+    from consumers.quality import LANGUAGE_NAMES, detect_language
+
+    code = detect_language(f"{_text(posting.get('title'))}\n{_text(posting.get('description'))}")
+    return LANGUAGE_NAMES.get(code or "", "the language of the posting")
+
+
+#: Posting placeholders computed from the posting, not fields of it.
+DERIVED = {"language": _language}
 
 
 class PromptError(PermanentActorError):
@@ -70,6 +83,8 @@ def resolve(ref: str | Placeholder, command: Mapping[str, Any]) -> str:
         if ref.key not in attributes:
             raise PromptError(f"prompt needs {{{ref.ref}}} but the posting has no attribute {ref.key!r}")
         return _text(attributes[ref.key])
+    if ref.key is None and ref.name in DERIVED and ref.name not in posting:
+        return DERIVED[ref.name](posting)
     if ref.key is not None or ref.name not in posting or isinstance(posting[ref.name], Mapping):
         raise PromptError(f"prompt needs {{{ref.ref}}} but the posting has no field {ref.name!r}")
     return _text(posting[ref.name])

@@ -6,6 +6,8 @@
   uses that its source text does not contain.
 - :func:`identity_skills`: list items that are the employer, the location or words of
   the job title alone ("Northwind Analytics", "Berlin", "Senior Engineer").
+- :func:`conditions_reason`: list items that are working conditions, not skills: hours,
+  shifts, days, contract, pay and perks ("Full-time", "Evenings and weekends", "CDI").
 
 The contracts (``consumers.contracts``) turn their findings into a
 :class:`ContractViolation`, so the attempt fails and the retry samples afresh.
@@ -31,6 +33,8 @@ _STOP = {
     "pt": "o a os as e de do da dos das em com para por um uma é são que nosso nossa procuramos ao",
 }
 STOPWORDS = {lang: frozenset(words.split()) for lang, words in _STOP.items()}
+LANGUAGE_NAMES = {"en": "English", "de": "German", "es": "Spanish", "fr": "French", "it": "Italian", "nl": "Dutch",
+                  "pt": "Portuguese"}
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 #: fewer stop-word hits than this: the language is not decided
 MIN_HITS = 3
@@ -220,3 +224,29 @@ def identity_skills(items: Iterable[str], *, employer: str = "", location: str =
         if reason:
             found.append((item, reason))
     return found
+
+
+# Words that make a list item a working condition (hours, days, contract, pay, perks), in
+# the languages detect_language knows. Singular forms: items are compared word by word
+# after _singular. "Schichtdienst" stays a skill (experience of shift work), "shift" alone not.
+_CONDITION_WORDS = frozenset("""
+fulltime parttime overtime shift night evening weekend weekday morning afternoon hour
+monday tuesday wednesday thursday friday saturday sunday daily
+salary wage pay paid bonus commission income equity benefit perk snack vibe holiday vacation pension
+seasonal temporary permanent contract freelance remote hybrid onsite relocation flexible
+vollzeit teilzeit gehalt bezahlung urlaub befristet unbefristet festanstellung homeoffice
+jornada horario salario sueldo turno contrato vacaciones
+cdi cdd salaire horaire contrat
+""".split())
+# Two-word conditions whose words alone may belong to a skill ("time management").
+_CONDITION_PAIRS = frozenset({("full", "time"), ("part", "time"), ("temps", "plein"), ("temps", "partiel"),
+                              ("tiempo", "completo"), ("tiempo", "parcial"), ("media", "jornada")})
+
+
+def conditions_reason(item: str) -> str | None:
+    """"working conditions" when ``item`` names hours, shifts, days, the contract, the pay
+    or a perk ("Full-time", "Two-shift operation", "Commission only"), else None."""
+    tokens = [_fold(w) for w in words(item)]
+    if any(t in _CONDITION_WORDS or _singular(t) in _CONDITION_WORDS for t in tokens) or any(p in _CONDITION_PAIRS for p in zip(tokens, tokens[1:])):
+        return "working conditions"
+    return None

@@ -227,13 +227,16 @@ def _posting_fields() -> set[str]:
 
 def check_placeholders(workflow: Workflow) -> list[Problem]:
     """Prompt placeholders are posting fields or outputs guaranteed upstream; entry
-    point conditions and seeds name posting fields."""
+    point conditions and seeds name posting fields (a prompt may also use the derived
+    ``posting.language``)."""
+    from consumers.prompt import DERIVED
+
     fields = _posting_fields()
     guaranteed = guaranteed_outputs(workflow)
     problems = [p for entry in workflow.entry_points for p in _entry_fields(entry, fields)]
     for stage in workflow.stages.values():
         for name in stage.placeholders():
-            message = _placeholder_problem(name, stage, fields, guaranteed, workflow)
+            message = _placeholder_problem(name, stage, fields | set(DERIVED), guaranteed, workflow)
             if message:
                 problems.append(Problem(ERROR, f"stage {stage.name}", message))
     return problems

@@ -49,3 +49,20 @@ def test_resolve_refs():
     assert resolve("outputs.summarize", COMMAND) == "A nurse job."
     with pytest.raises(PromptError, match="malformed"):
         resolve("description", COMMAND)
+
+
+@pytest.mark.parametrize("title, description, name", [
+    ("Pflegefachkraft", "Wir suchen eine Pflegefachkraft für unsere Station und das Team der Klinik.", "German"),
+    ("Camarero", "Buscamos un camarero para la temporada de verano con experiencia en hostelería.", "Spanish"),
+    ("Nurse", "We are looking for a nurse who will care for patients on the ward.", "English"),
+    ("Helper", "Help needed.", "the language of the posting"),  # too short to tell
+])
+def test_posting_language_is_derived_from_title_and_description(title, description, name):
+    assert render("Write it in {posting.language}.", {"posting": {"title": title, "description": description}}) == (
+        f"Write it in {name}.")
+
+
+def test_a_posting_field_named_language_wins_over_the_derived_one():
+    command = {"posting": {"title": "Nurse", "description": "We are looking for a nurse for the ward.",
+                           "language": "Welsh"}}
+    assert render("{posting.language}", command) == "Welsh"

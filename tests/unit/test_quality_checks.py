@@ -1,6 +1,6 @@
 """The quality checks of consumers.quality and the contracts that enforce them: the
 posting's language, names the posting does not contain, and skills that are the
-employer, the location or the title."""
+employer, the location, the title or a working condition."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import pytest
 
 from consumers.contracts import ContractViolation, build_contract, ref_values
-from consumers.quality import detect_language, identity_reason, identity_skills, invented_names, same_language
+from consumers.quality import conditions_reason, detect_language, identity_reason, identity_skills, invented_names, same_language
 
 pytestmark = pytest.mark.unit
 
@@ -163,3 +163,43 @@ def test_grounded_phrases_hold_no_clause():
     found = phrases("The Copper Kettle Cafe is hiring a barista. Latte art and HACCP standards. EUR 13.50 per hour.")
     assert "latte art" in [p.lower() for p in found] and "HACCP standards" in found
     assert not [p for p in found if "is hiring" in p or p.startswith("13")]
+
+
+@pytest.mark.parametrize("item", ["Full-time", "part time", "Evenings and weekends", "Monday to Friday",
+                                  "Two-shift operation", "overtime available", "Commission only", "bonus",
+                                  "free snacks", "Seasonal", "Vollzeit", "Jornada completa", "CDI", "temps plein"])
+def test_conditions_reason_names_hours_contract_pay_and_perks(item):
+    assert conditions_reason(item) == "working conditions"
+
+
+@pytest.mark.parametrize("item", ["time management", "Schichtdienst", "Python", "customer service",
+                                  "forklift licence", "Excel", "payroll"])
+def test_conditions_reason_keeps_skills(item):
+    assert conditions_reason(item) is None
+
+
+CONDITIONS = {**SKILLS, "exclude": {**SKILLS["exclude"], "conditions": True}}
+SHOP = {"posting": {"title": "Sales Assistant", "company": "Bookshop", "location": "York",
+                    "description": "Full-time, evenings and weekends. Customer service and till experience."}}
+
+
+def test_skills_contract_with_conditions_drops_them_from_grammar_and_output():
+    contract = build_contract(CONDITIONS)
+    refs = ref_values(contract, SHOP)
+    text = SHOP["posting"]["description"]
+    grammar = contract.grammar_for(text, refs)
+    assert "Customer" in grammar and "till" in grammar
+    assert "Full" not in grammar and "evenings" not in grammar and "weekends" not in grammar
+    out = contract.check(json.dumps(["Full-time", "Customer service", "evenings"]), grounding=text, refs=refs)
+    assert json.loads(out) == ["Customer service"]
+    # without it, the same items stay (the option is what removes them)
+    plain = build_contract(SKILLS)
+    kept = plain.check(json.dumps(["Full-time", "Customer service"]), grounding=text, refs=refs)
+    assert json.loads(kept) == ["Full-time", "Customer service"]
+
+
+def test_exclude_conditions_must_be_a_boolean():
+    from consumers.exceptions import WorkflowError
+
+    with pytest.raises(WorkflowError, match="conditions"):
+        build_contract({**SKILLS, "exclude": {**SKILLS["exclude"], "conditions": "yes"}})

@@ -11,7 +11,7 @@ import pytest
 from consumers.contracts import ContractViolation, build_contract
 from consumers.exceptions import PermanentActorError, WorkflowError
 from consumers.scoring import (
-    ScoreError, candidates, distribution, expected_value, round_half_up, score_of, score_output,
+    ScoreError, candidates, distribution, expected_value, rescaled, round_half_up, score_of, score_output,
 )
 from projector.fold import parse_score
 
@@ -100,9 +100,51 @@ def test_probed_contract_violations(raw, probs, words):
         build_contract(PROBED).check(raw, probs=probs)
 
 
-def test_probe_needs_a_rationale():
-    with pytest.raises(WorkflowError, match="rationale"):
-        build_contract({"type": "int", "min": 1, "max": 10, "probe": True})
+BARE = {"type": "int", "min": 1, "max": 10, "probe": True}
+
+
+def test_probe_without_rationale_writes_score_and_stores_no_rationale():
+    contract = build_contract(BARE)
+    assert contract.grammar == 'root ::= "Score:"\n'
+    out = json.loads(contract.check("Score:", probs=[0.0] * 7 + [0.2, 0.3, 0.5]))
+    assert out == {"value": 9, "expected": 9.3, "distribution": {**{str(v): 0.0 for v in range(1, 8)},
+                                                               "8": 0.2, "9": 0.3, "10": 0.5}}
+    assert parse_score(json.dumps(out)) == (9, None)
+    with pytest.raises(ContractViolation, match="'Score:'"):
+        contract.check("Score: 7", probs=[0.1] * 10)
+
+
+def test_rescaled_maps_the_span_onto_the_scale_and_keeps_the_order():
+    assert rescaled(6.4, (6.4, 8.2), 1, 10) == pytest.approx(1.0)
+    assert rescaled(8.2, (6.4, 8.2), 1, 10) == pytest.approx(10.0)
+    assert rescaled(7.3, (6.4, 8.2), 1, 10) == pytest.approx(5.5)
+    assert rescaled(5.0, (6.4, 8.2), 1, 10) == 1.0 and rescaled(9.9, (6.4, 8.2), 1, 10) == 10.0  # clamped
+    # A narrow band of expected values (6.5 .. 8.1) rounds to 2 distinct scores; mapped
+    # from the span it gives 6, in the same order.
+    dists = [distribution(VALUES, [0.0] * 5 + [1 - f, f, 0, 0, 0]) for f in (0.5, 0.9)]  # expected 6.5, 6.9
+    dists += [distribution(VALUES, [0.0] * 6 + [1 - f, f, 0, 0]) for f in (0.3, 0.7, 0.9)]  # 7.3, 7.7, 7.9
+    dists += [distribution(VALUES, [0.0] * 7 + [0.9, 0.1, 0])]  # 8.1
+    plain = [score_of(d) for d in dists]
+    spread = [score_of(d, (6.4, 8.2)) for d in dists]
+    assert plain == [7, 7, 7, 8, 8, 8]
+    assert spread == sorted(spread) and len(set(spread)) == 6 and spread[0] <= 2 and spread[-1] == 10
+
+
+def test_span_is_stored_raw_and_applied_to_the_value():
+    contract = build_contract({**BARE, "span": [6, 9]})
+    out = json.loads(contract.check("Score:", probs=[0.0] * 6 + [0.5, 0.5, 0.0, 0.0]))
+    assert out["expected"] == 7.5 and out["value"] == 6  # 1 + 9 * 1.5 / 3 = 5.5, rounded half up
+
+
+@pytest.mark.parametrize("spec, words", [
+    ({"type": "int", "min": 1, "max": 10, "span": [6, 8]}, "probe"),
+    ({**BARE, "span": [8, 6]}, "span"),
+    ({**BARE, "span": [0, 8]}, "span"),
+    ({**BARE, "span": "6-8"}, "span"),
+])
+def test_span_is_checked_when_the_workflow_loads(spec, words):
+    with pytest.raises(WorkflowError, match=words):
+        build_contract(spec)
 
 
 def test_unprobed_contract_is_unchanged():
