@@ -8,7 +8,9 @@ recall (a skill matches a gold one when either contains the other, case-insensit
 the share of skills occurring in the posting, skills that are the employer / location /
 title, summaries naming a company or person absent from the posting, summaries not in
 the posting's language, refused attempts by reason, the number of distinct scores and
-their Spearman correlation with the hand scores, and seconds per call. The last line is
+their Spearman correlation with the hand scores, the span of the expected scores (5th to
+95th percentile: what a score stage's ``span`` should be for that model), and seconds
+per call. The last line is
 one JSON object with those figures. A measurement: no assertions.
 
     .venv/bin/python bench/quality.py [--model smollm2-135m --model qwen2.5-coder-0.5b]
@@ -193,9 +195,19 @@ def evaluate(workflow: Any, model: str | None, postings: list[dict], args: argpa
         "summaries_invented_name": invented, "summaries_wrong_language": wrong_language,
         "distinct_scores": len(set(scores)), "scores": sorted(set(scores)),
         "spearman": _round(spearman(scores, hand)), "spearman_expected": _round(spearman(expected, hand)),
+        "expected_span": expected_span(expected),
         "seconds_per_call": round(sum(map(sum, seconds.values())) / calls, 2) if calls else None,
         "seconds_per_call_by_stage": {s: round(statistics.fmean(t), 2) for s, t in seconds.items() if t},
     }
+
+
+def expected_span(expected: Sequence[float]) -> list[float] | None:
+    """The 5th and 95th percentile of the expected scores: a score stage's ``span`` for
+    this model and prompt (it uses no hand score, only the model's own spread)."""
+    if len(expected) < 2:
+        return None
+    cuts = statistics.quantiles(expected, n=20, method="inclusive")
+    return [round(cuts[0], 2), round(cuts[-1], 2)]
 
 
 def _round(x: float | None) -> float | None:
@@ -229,7 +241,8 @@ def main(argv: list[str] | None = None) -> None:
     for key in keys:
         print(f"{key:26}" + "".join(f"{str(r[key]):>22}" for r in results))
     for r in results:
-        print(f"{r['model']}: refused attempts {r['refused_attempts']}; scores {r['scores']}; "
+        print(f"{r['model']}: refused attempts {r['refused_attempts']}; scores {r['scores']} "
+              f"(expected span {r['expected_span']}); "
               f"per stage {r['seconds_per_call_by_stage']}; identity {r['identity_examples']}")
     print(json.dumps({"workflow": workflow.name, "eval_set": args.eval.name, "results": results}))
 
