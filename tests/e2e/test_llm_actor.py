@@ -49,11 +49,21 @@ def workflow():
     return load_workflow(WORKFLOW)
 
 
+#: Text checks the default workflow's qwen summaries meet and SmolLM2's mostly do not (it
+#: names someone the posting does not on 42 of 43 first attempts, bench/quality.py):
+#: off on the fast model; tests/unit/test_quality_checks.py covers them.
+QWEN_ONLY_CHECKS = ("language_of", "names_from")
+
+
 def on_fast_model(workflow):
-    """``workflow`` with every llm stage on its ``smollm2`` model: the default workflow
-    runs on qwen (README), the tests keep the fast one."""
-    stages = {name: replace(stage, actor=replace(stage.actor, model="smollm2")) if stage.actor.kind == "llm" else stage
-              for name, stage in workflow.stages.items()}
+    """``workflow`` with every llm stage on its ``smollm2`` model and without
+    :data:`QWEN_ONLY_CHECKS`: the default workflow runs on qwen (README), the tests keep
+    the fast one."""
+    def fast(stage):
+        output = {k: v for k, v in stage.output.items() if k not in QWEN_ONLY_CHECKS}
+        return replace(stage, actor=replace(stage.actor, model="smollm2"), output=output)
+
+    stages = {name: fast(stage) if stage.actor.kind == "llm" else stage for name, stage in workflow.stages.items()}
     return replace(workflow, stages=stages)
 
 
