@@ -3,11 +3,12 @@
 A placeholder is exactly ``{posting.<name>}``, ``{posting.attributes.<key>}`` or
 ``{outputs.<stage>}``; ``{posting.language}`` is derived: the English name of the
 language the posting's title and description are written in ("German"), or "the
-language of the posting" when it cannot be told (:data:`DERIVED`). Every other brace is literal text (a prompt may show a JSON
-example). A posting field that is null renders as an empty string; a field the posting
-record does not have, an attribute or an upstream output that is missing, makes the
-command unprocessable: :class:`PromptError` (a :class:`PermanentActorError`), because
-retrying the same command cannot make the value appear. ``wavestream validate`` checks
+language of the posting" when it cannot be told (:data:`DERIVED`). Every other brace is
+literal text (a prompt may show a JSON example). A posting field that is null renders as
+an empty string; a field the posting record does not have, an attribute or an upstream
+output that is missing, makes the command unprocessable: :class:`PromptError` (a
+:class:`PermanentActorError`), because retrying the same command cannot make the value
+appear. ``wavestream validate`` checks
 the same references statically with :func:`placeholders`.
 """
 

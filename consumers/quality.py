@@ -227,8 +227,8 @@ def identity_skills(items: Iterable[str], *, employer: str = "", location: str =
 
 
 # Words that make a list item a working condition (hours, days, contract, pay, perks), in
-# the languages detect_language knows. Singular forms: items are compared word by word
-# after _singular. "Schichtdienst" stays a skill (experience of shift work), "shift" alone not.
+# English, German, Spanish and French; an item's words match as written or after
+# _singular ("shifts"). "Schichtdienst" stays a skill (experience of shift work).
 _CONDITION_WORDS = frozenset("""
 fulltime parttime overtime shift night evening weekend weekday morning afternoon hour
 monday tuesday wednesday thursday friday saturday sunday daily
@@ -248,6 +248,8 @@ def conditions_reason(item: str) -> str | None:
     """"working conditions" when ``item`` names hours, shifts, days, the contract, the pay
     or a perk ("Full-time", "Two-shift operation", "Commission only"), else None."""
     tokens = [_fold(w) for w in words(item)]
-    if any(t in _CONDITION_WORDS or _singular(t) in _CONDITION_WORDS for t in tokens) or any(p in _CONDITION_PAIRS for p in zip(tokens, tokens[1:])):
+    if any(t in _CONDITION_WORDS or _singular(t) in _CONDITION_WORDS for t in tokens):
+        return "working conditions"
+    if any(pair in _CONDITION_PAIRS for pair in zip(tokens, tokens[1:])):
         return "working conditions"
     return None
