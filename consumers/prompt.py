@@ -8,8 +8,8 @@ literal text (a prompt may show a JSON example). A posting field that is null re
 an empty string; a field the posting record does not have, an attribute or an upstream
 output that is missing, makes the command unprocessable: :class:`PromptError` (a
 :class:`PermanentActorError`), because retrying the same command cannot make the value
-appear. ``wavestream validate`` checks
-the same references statically with :func:`placeholders`.
+appear. ``wavestream validate`` checks the same references statically with
+:func:`placeholders`.
 """
 
 from __future__ import annotations
