@@ -3,6 +3,7 @@ CLI, pipeline subprocesses with probe ports and a liveness supervisor, a steady 
 
 from __future__ import annotations
 
+import random
 import shutil
 import signal
 import subprocess
@@ -22,11 +23,24 @@ from wavestream.topics import POSTINGS
 WAVESTREAM = [sys.executable, "-m", "wavestream.cli"]
 
 
+def _ephemeral_start() -> int:
+    """The first port of the kernel's ephemeral range (32768 when it cannot be read)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def port_block(size: int = 6) -> int:
-    """A base port with ``size`` consecutive free ports (three nodes x client+controller)."""
-    for _ in range(50):
-        base = free_port()
-        if base + size < 65535 and not any(port_in_use("127.0.0.1", base + i) for i in range(size)):
+    """A base port with ``size`` consecutive free ports (three nodes x client+controller),
+    below the kernel's ephemeral range: a port from that range (what ``free_port`` gives)
+    can be taken by any outgoing connection between this check and the brokers binding it
+    seconds later, and a node that cannot bind exits."""
+    rng = random.Random()
+    high = max(_ephemeral_start(), 20000 + 2 * size)
+    for _ in range(200):
+        base = rng.randrange(20000, high - size)
+        if not any(port_in_use("127.0.0.1", base + i) for i in range(size)):
             return base
     raise AssertionError("no block of free ports")
 

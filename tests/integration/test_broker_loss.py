@@ -66,7 +66,7 @@ def cluster():
     kafka = EmbeddedKafka(settings)
     try:
         up = _cli(env, "stack", "up", "--brokers", "3")
-        assert up.returncode == 0, up.stderr
+        assert up.returncode == 0, up.stderr[-4000:]  # the tail says which node failed and why
         assert up.stdout.count("running") == 4, up.stdout  # three Kafka nodes and PostgreSQL
         exported = _cli(env, "stack", "env")
         assert exported.returncode == 0, exported.stderr
