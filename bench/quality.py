@@ -10,8 +10,8 @@ title, summaries naming a company or person absent from the posting, summaries n
 the posting's language, refused attempts by reason, the number of distinct scores and
 their Spearman correlation with the hand scores, the span of the expected scores (5th to
 95th percentile: what a score stage's ``span`` should be for that model), and seconds
-per call. The last line is
-one JSON object with those figures. A measurement: no assertions.
+per call. The last line is one JSON object with those figures. A measurement: no
+assertions.
 
     .venv/bin/python bench/quality.py [--model smollm2-135m --model qwen2.5-coder-0.5b]
         [--limit N] [--threads 2] [--show]

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from consumers.exceptions import PermanentActorError
+from consumers.quality import LANGUAGE_NAMES, detect_language
 
 PLACEHOLDER = re.compile(r"\{(posting|outputs)\.([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_\-]+))?\}")
 
 
 def _language(posting: Mapping[str, Any]) -> str:
-    from consumers.quality import LANGUAGE_NAMES, detect_language
-
     code = detect_language(f"{_text(posting.get('title'))}\n{_text(posting.get('description'))}")
     return LANGUAGE_NAMES.get(code or "", "the language of the posting")
 

@@ -5,8 +5,8 @@ The score stage writes ``Score:`` under a grammar (after a one-sentence rational
 each allowed value, the probability that the model continues with it (the *probe*). The
 score is the expected value over that distribution, rounded half up, so a model that
 would always write "10" still ranks postings by how sure it is; the distribution is
-stored with the output. A small model's expected values crowd into a narrow band (6.4 to
-8.2 for qwen2.5-coder-0.5b on the evaluation set); a stage's ``span`` maps that band onto
+stored with the output. A small model's expected values crowd into a narrow band (about
+6.5 to 8.2 for qwen2.5-coder-0.5b on the evaluation set); a stage's ``span`` maps that band onto
 the whole scale before rounding (:func:`rescaled`), which keeps the ranking and spreads it.
 
 Candidates are strings the tokenizer turns into token sequences: each value with a

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from consumers.exceptions import WorkflowError
+from consumers.prompt import DERIVED
 from consumers.workflow import DONE, STATUSES, Stage, Workflow, load_workflow
 
 ERROR = "error"
@@ -229,8 +230,6 @@ def check_placeholders(workflow: Workflow) -> list[Problem]:
     """Prompt placeholders are posting fields or outputs guaranteed upstream; entry
     point conditions and seeds name posting fields (a prompt may also use the derived
     ``posting.language``)."""
-    from consumers.prompt import DERIVED
-
     fields = _posting_fields()
     guaranteed = guaranteed_outputs(workflow)
     problems = [p for entry in workflow.entry_points for p in _entry_fields(entry, fields)]

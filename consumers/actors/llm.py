@@ -178,6 +178,10 @@ class LlmActor:
         self.engine: InferenceEngine = get_engine(config.model_path, config.engine_settings)
         self.name = f"llm:{config.model_name or config.model_path.stem}"
         self.sha256: str | None = self.engine.sha256
+        # A probed score (issue 10): the values' token sequences, measured right after the
+        # generated "Score:"; the engine returns their probabilities, the contract takes
+        # the expected value. The same for every command, so tokenized once.
+        self._probe = [self.engine.tokenize(text) for text in self.contract.probe] or None
         text = self.contract.grammar
         if text is not None:
             problem = self.engine.grammar_error(text)
@@ -248,14 +252,11 @@ class LlmActor:
             return PermanentActorError(f"stage {cfg.stage}: {exc}")
         attempt = int(command.get("attempt") or 1)
         refs = ref_values(self.contract, command)
-        # The score's values are probed right after the generated reason (issue 10):
-        # the engine returns their probabilities, the contract takes the expected value.
-        probe = [self.engine.tokenize(text) for text in self.contract.probe] or None
         request = GenerationRequest(
             prompt_tokens=tokens, max_tokens=cfg.max_tokens, seed=cfg.seed + attempt - 1,
             grammar=self.contract.grammar_for(grounding, refs), temperature=cfg.temperature, top_k=cfg.top_k,
             top_p=cfg.top_p, repeat_penalty=cfg.repeat_penalty, stop=tuple(stop), timeout_s=cfg.timeout_s,
-            probe=probe,
+            probe=self._probe,
         )
         return _Prepared(prompt, grounding, request, refs)
 
