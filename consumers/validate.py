@@ -221,7 +221,7 @@ def guaranteed_outputs(workflow: Workflow) -> dict[str, set[str]]:
 
 
 def _posting_fields() -> set[str]:
-    from wavestream.codec import load_schemas
+    from wavestream.schemas import load_schemas
 
     return {f["name"] for f in load_schemas().current["Posting"].raw["fields"]}
 

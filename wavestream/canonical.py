@@ -22,7 +22,7 @@ from pathlib import Path
 
 from fastavro.schema import to_parsing_canonical_form
 
-from wavestream.codec import CURRENT, DEFAULT_SCHEMA_DIR, SchemaSet, WriterSchema
+from wavestream.schemas import CURRENT, DEFAULT_SCHEMA_DIR, SchemaSet, WriterSchema
 from wavestream.exceptions import SchemaError
 
 CANONICAL_DIR = DEFAULT_SCHEMA_DIR / "canonical"

@@ -205,7 +205,7 @@ def schemas_canonical(check: bool) -> None:
     """Write schemas/canonical/: each record's standalone Parsing Canonical Form and
     the CRC-64-AVRO fingerprints that single-object encoded records carry."""
     from wavestream.canonical import CANONICAL_DIR, stale_files, write_canonical
-    from wavestream.codec import load_schemas
+    from wavestream.schemas import load_schemas
 
     loaded = load_schemas()
     if check:

@@ -88,7 +88,7 @@ def test_the_wheel_holds_schemas_migrations_and_workflows(installed):
 
 def test_the_installed_package_finds_its_data_outside_the_source_tree(installed):
     out = installed.python(
-        "import wavestream, wavestream.codec as c, wavestream.migrations as m, wavestream.resources as r; "
+        "import wavestream, wavestream.schemas as c, wavestream.migrations as m, wavestream.resources as r; "
         "print(wavestream.__file__); print(c.DEFAULT_SCHEMA_DIR); print(m.SQL_DIR); print(r.default_workflow()); "
         "print(len(m.discover()), len(c.load_schemas().history))")
     module, schemas, sql, workflow, counts = out.splitlines()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wavestream.codec import AvroCodec, load_schemas
+from wavestream.codec import AvroCodec
+from wavestream.schemas import load_schemas
 
 
 @pytest.fixture(scope="module")

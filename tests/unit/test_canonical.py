@@ -9,7 +9,8 @@ import json
 import pytest
 
 from wavestream.canonical import CANONICAL_DIR, FINGERPRINTS, stale_files, write_canonical
-from wavestream.codec import AvroCodec, load_schemas
+from wavestream.codec import AvroCodec
+from wavestream.schemas import load_schemas
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,8 @@ import fastavro
 import pytest
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
-from wavestream.codec import RECORD_NAMES, Decoded, record_for_topic
+from wavestream.codec import Decoded, record_for_topic
+from wavestream.schemas import RECORD_NAMES
 from wavestream.events import EVENT_TYPES, make_event, sha256_hex
 from wavestream.exceptions import CodecError
 

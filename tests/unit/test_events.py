@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from wavestream.codec import AvroCodec, load_schemas
+from wavestream.codec import AvroCodec
+from wavestream.schemas import load_schemas
 from wavestream.events import (
     EVENT_TYPES,
     WAVESTREAM_NAMESPACE,

@@ -16,7 +16,8 @@ import pytest
 from fastavro.schema import UnknownType, parse_schema
 
 from wavestream import PROJECT_ROOT
-from wavestream.codec import AvroCodec, load_schemas
+from wavestream.codec import AvroCodec
+from wavestream.schemas import load_schemas
 from wavestream.exceptions import CodecError, SchemaError
 
 pytestmark = pytest.mark.unit
