@@ -19,6 +19,9 @@ The last line is one JSON object: postings/s of each, ``engine_vs_raw`` (b/a),
 ``pipeline_vs_raw`` (c/a), ``engine_vs_tuned_raw`` (b/a') and the sweep. No assertions.
 
     .venv/bin/python bench/bench_llm_pipeline.py [--postings 24] [--model smollm2] [--quick] [--no-pipeline]
+
+``--model`` swaps every llm stage onto one model key of the workflow; without it each stage
+runs on its own model (qwen in workflows/default.yaml).
 """
 
 from __future__ import annotations
@@ -40,8 +43,11 @@ from tests.e2e.test_pipeline_model import renamed_default_workflow
 DEFAULT = ROOT / "workflows" / "default.yaml"
 
 
-def on_model(path: Path, model: str, tmp: Path) -> Path:
-    """``path`` with every llm stage on the workflow's model ``model``, written under ``tmp``."""
+def on_model(path: Path, model: str | None, tmp: Path) -> Path:
+    """``path`` with every llm stage on the workflow's model ``model``, written under
+    ``tmp`` (None: ``path`` itself, every stage on its own model)."""
+    if model is None:
+        return path
     doc = yaml.safe_load(path.read_text())
     for stage in doc["stages"].values():
         if stage["actor"].get("kind") == "llm":
@@ -99,8 +105,9 @@ def main() -> None:
     parser.add_argument("--max-sequences", type=int, default=None, help="engine slots for (b) and (c)")
     parser.add_argument("--sweep", default="1,4,8,16", help="max_sequences values of the sweep")
     parser.add_argument("--no-pipeline", action="store_true", help="skip (c), the run on Kafka")
-    parser.add_argument("--model", default="smollm2",
-                        help="the workflow's model key every llm stage runs on (default smollm2, the fast one)")
+    parser.add_argument("--model", default=None,
+                        help="a model key of the workflow every llm stage runs on (default: each stage's own, "
+                             "qwen in workflows/default.yaml; smollm2 is the fast one)")
     args = parser.parse_args()
     n = 3 if args.quick else args.postings
     sweep = [1, 4] if args.quick else [int(v) for v in args.sweep.split(",") if v]
@@ -108,7 +115,8 @@ def main() -> None:
     cores = available_cores()
     workdir = tempfile.TemporaryDirectory(prefix="wavestream-llm-wf-")
     workflow = on_model(DEFAULT, args.model, Path(workdir.name))
-    print(f"{n} postings x {len(STAGES)} llm stages, model {args.model}, {cores} cores", flush=True)
+    print(f"{n} postings x {len(STAGES)} llm stages, model {args.model or 'of the workflow'}, {cores} cores",
+          flush=True)
 
     raw_before = raw_loop(workflow, postings)
     print(f"(a)  raw loop, default threads (before): {raw_before.seconds:7.1f}s "
@@ -149,7 +157,7 @@ def main() -> None:
     print("engine/raw {engine_vs_raw}x, engine/tuned raw {engine_vs_tuned_raw}x, pipeline/raw {pipeline_vs_raw}x "
           "(raw = mean of the default-thread loops)".format(**ratio))
     print(json.dumps({
-        "postings": n, "cores": cores, "model": args.model, **ratio,
+        "postings": n, "cores": cores, "model": args.model or "workflow", **ratio,
         "raw_postings_per_s": round(n / raw_s, 4), "tuned_raw_postings_per_s": round(n / tuned.seconds, 4),
         "engine_postings_per_s": round(n / engine.seconds, 4),
         "pipeline_postings_per_s": round(n / pipe_s, 4) if pipe_s else None,

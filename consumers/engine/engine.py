@@ -5,9 +5,9 @@ every generating sequence, the probe tokens of sequences being probed, and promp
 of newly admitted ones (up to ``n_batch`` tokens in all). After the decode every
 sequence whose logits came out samples its next token with its own sampler chain, seed
 and grammar (:mod:`consumers.engine.sampling`). A finished sequence frees its slot at
-once and the next waiting request takes a slot: the one whose kept prompt shares the
-longest prefix with its own, so only the rest of its prompt is processed
-(:mod:`consumers.engine.slots`). ctypes releases the GIL while llama.cpp runs, so other
+once and the next waiting request takes a slot, reusing the longest prompt prefix any
+slot holds (its own kept cells, or cells shared from another slot, active or free), so
+only the rest of its prompt is processed (:mod:`consumers.engine.slots`). ctypes releases the GIL while llama.cpp runs, so other
 threads (Kafka clients) keep running during a decode.
 
 Failures are per request, set on its future only: the deadline (``timeout_s`` from
@@ -21,8 +21,8 @@ slots (:mod:`consumers.engine.prefix`) when no slot holds a longer prefix.
 
 Determinism: a request's output depends on its seed and on the batch it ran in
 (llama.cpp's batched numerics may differ with the batch's composition). Requests are
-admitted in submission order into the free slot with the longest common prefix (the
-lowest on ties), and the KV cache and the kept prompts are cleared whenever the engine
+admitted in submission order and take slots by a fixed rule (the longest common prefix,
+the lowest slot on ties), and the KV cache and the kept prompts are cleared whenever the engine
 goes idle, so the same requests submitted together to an idle engine give the same
 outputs.
 """
@@ -261,7 +261,8 @@ class InferenceEngine:
     def _admit(self, request: GenerationRequest, future: Future, submitted: float) -> None:
         if not future.set_running_or_notify_cancel():
             return  # cancelled while waiting
-        slot, reused = self._slots.take(request.prompt_tokens)
+        slot, reused, share = self._slots.take(request.prompt_tokens,
+                                               {s: seq.prompt for s, seq in self._active.items()})
         max_new = min(request.max_tokens, self.n_ctx_per_seq - len(request.prompt_tokens) - probe_depth(request))
         try:
             seq = Sequence(request, future, slot, self.model, max_new, submitted)
@@ -274,6 +275,8 @@ class InferenceEngine:
         if reused:
             seq.n_past = reused
             self._stats.cached(reused)
+        elif share is not None:
+            seq.share = (self._active[share[0]], share[1])
         elif self._prefix.applies(seq.prompt):
             started = time.perf_counter()
             fresh = not self._prefix.ready
@@ -304,7 +307,9 @@ class InferenceEngine:
         if self._threads != self._applied_threads:
             self._lib.llama_set_n_threads(self.ctx, *self._threads)
             self._applied_threads = self._threads
-        rows, plans, n_prompt, n_gen = fill_step(self._batch, self._active, self._lib, self.memory)
+        rows, plans, n_prompt, n_gen, n_shared = fill_step(self._batch, self._active, self._lib, self.memory)
+        if n_shared:
+            self._stats.cached(n_shared)
         if self._batch.n == 0:
             return
         rc = self._batch.decode(self.ctx)

@@ -109,6 +109,9 @@ class Sequence:
         self.phase = Phase.PREFILL
         self.prompt = list(request.prompt_tokens)
         self.n_past = 0  # tokens of this sequence in the KV cache
+        # (source sequence, n): its first n prompt cells are shared into this slot once
+        # the source has decoded them (consumers.engine.slots); None: nothing to wait for.
+        self.share: tuple[Sequence, int] | None = None
         self.max_new = max_new  # generation limit: max_tokens capped by the slot's context
         self.pending: list[int] = []  # sampled, not yet decoded
         self.generated: list[int] = []

@@ -11,16 +11,17 @@ Plans = dict[int, tuple[Sequence, tuple]]
 
 
 def fill_step(batch: Batch, active: Mapping[int, Sequence], lib: Any,
-              memory: Any) -> tuple[dict[int, Sequence], Plans, int, int]:
+              memory: Any) -> tuple[dict[int, Sequence], Plans, int, int, int]:
     """Fill ``batch``: generating sequences' next tokens, probe tokens, then prompt chunks
     of sequences still processing their prompts, up to the batch's capacity. A probe
     step first removes the cells the probe's previous candidate left (``lib``'s
-    ``llama_memory_seq_rm`` on ``memory``). Returns (logits row -> sequence, slot ->
-    (sequence, plan), prompt tokens, other tokens)."""
+    ``llama_memory_seq_rm`` on ``memory``); a sequence waiting for a shared prefix
+    (:func:`resolve_share`) gets it first or waits. Returns (logits row -> sequence,
+    slot -> (sequence, plan), prompt tokens, other tokens, prompt tokens shared)."""
     rows: dict[int, Sequence] = {}
     plans: Plans = {}
     batch.clear()
-    n_prompt = n_gen = 0
+    n_prompt = n_gen = n_shared = 0
     for slot, seq in sorted(active.items()):
         if seq.phase is Phase.GENERATE:
             rows[batch.add(seq.pending, seq.n_past, slot, logits_last=True)] = seq
@@ -37,6 +38,11 @@ def fill_step(batch: Batch, active: Mapping[int, Sequence], lib: Any,
     for slot, seq in sorted(active.items()):
         if seq.phase is not Phase.PREFILL or batch.free == 0:
             continue
+        if seq.share is not None:
+            shared = resolve_share(seq, active, lib, memory)
+            if shared is None:
+                continue  # the source has not decoded the shared cells yet
+            n_shared += shared
         k = min(seq.prompt_left, batch.free)
         last = k == seq.prompt_left
         index = batch.add(seq.prompt[seq.n_past:seq.n_past + k], seq.n_past, slot, logits_last=last)
@@ -44,4 +50,20 @@ def fill_step(batch: Batch, active: Mapping[int, Sequence], lib: Any,
             rows[index] = seq  # type: ignore[index]
         plans[slot] = (seq, (None, k))
         n_prompt += k
-    return rows, plans, n_prompt, n_gen
+    return rows, plans, n_prompt, n_gen, n_shared
+
+
+def resolve_share(seq: Sequence, active: Mapping[int, Sequence], lib: Any, memory: Any) -> int | None:
+    """Share the source's first n prompt cells into ``seq``'s slot once the source has
+    decoded them (``llama_memory_seq_cp``); the tokens shared, 0 when the source is gone
+    (it finished or failed: ``seq`` processes its whole prompt), None while it still has
+    them to decode."""
+    source, n = seq.share  # type: ignore[misc]
+    if active.get(source.slot) is not source:
+        seq.share = None
+        return 0
+    if source.n_past < n:
+        return None
+    lib.llama_memory_seq_cp(memory, source.slot, seq.slot, 0, n)
+    seq.n_past, seq.share = n, None
+    return n

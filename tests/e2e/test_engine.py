@@ -210,6 +210,29 @@ def test_prompts_share_the_chat_templates_head(workflow):
     assert decoded == sum(len(t) for t in prompts) - head
 
 
+def test_requests_admitted_together_share_their_common_instructions(workflow):
+    """Four prompts with the same long instructions, admitted at once into four empty
+    slots: the first processes them, the other three share its cells once decoded
+    (before, each slot processed them again: only the template's head was shared)."""
+    from consumers.engine import GenerationRequest
+    from consumers.engine.slots import common_prefix
+
+    engine = actor(workflow, "score", max_sequences=4).engine
+    assert engine.max_sequences == 4
+    rules = "Rate how clear and complete the job posting below is, from 1 to 10, and say why. " * 4
+    texts = [f"{rules}Posting: {job}" for job in ("Night nurse.", "Barista, weekends.", "Welder.", "Driver, C+E.")]
+    prompts = [engine.chat_prompt([{"role": "user", "content": text}])[0] for text in texts]
+    before = engine.stats()
+    results = engine.generate([GenerationRequest(tokens, max_tokens=2, seed=1) for tokens in prompts])
+    after = engine.stats()
+    assert not [r for r in results if isinstance(r, Exception)]
+    shared = [max(common_prefix(prompts[j], p, limit=len(p) - 1) for j in range(i)) for i, p in enumerate(prompts)
+              if i > 0]
+    assert min(shared) > len(engine.template.head()) + 40  # the instructions, not just the head
+    assert after.prompt_tokens - before.prompt_tokens == sum(len(p) for p in prompts) - sum(shared)
+    assert after.cached_tokens - before.cached_tokens == sum(shared)
+
+
 def test_threads_are_divided_among_the_engines_of_the_process(workflow, monkeypatch):
     from consumers.engine import EngineSettings, close_engine, get_engine, registry
     from consumers.engine.threads import available_cores, divide_threads
