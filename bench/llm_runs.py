@@ -37,10 +37,13 @@ class Run:
 def raw_loop(workflow_path: Path, postings: list[dict], n_threads: int | None = None) -> Run:
     """The plain library loop: one ``llama_cpp.Llama``, one ``create_chat_completion``
     per posting and stage, each output feeding the next prompt (``n_threads`` None: the
-    library's default, half the cores)."""
+    library's default, half the cores). The library cannot probe the values after a
+    probed score's ``Score:``, so that stage's output here is ``Score:`` alone: it breaks
+    the int contract (not usable) and costs the loop less than the engine's probe."""
     from llama_cpp import Llama, LlamaGrammar
 
     from consumers.actors.llm import config_from_stage
+    from consumers.contract_base import ref_values
     from consumers.contracts import ContractViolation, build_contract
     from consumers.prompt import render, resolve
     from consumers.workflow import load_workflow
@@ -59,7 +62,8 @@ def raw_loop(workflow_path: Path, postings: list[dict], n_threads: int | None = 
             cfg, contract = configs[stage], contracts[stage]
             command = {"posting": posting, "outputs": outputs}
             grounding = "\n".join(resolve(ref, command) for ref in contract.grounded_in)
-            grammar_text = contract.grammar_for(grounding)
+            refs = ref_values(contract, command)
+            grammar_text = contract.grammar_for(grounding, refs)
             response = llama.create_chat_completion(
                 messages=[{"role": "user", "content": render(cfg.prompt, command)}],
                 grammar=LlamaGrammar.from_string(grammar_text, verbose=False) if grammar_text else None,
@@ -69,7 +73,7 @@ def raw_loop(workflow_path: Path, postings: list[dict], n_threads: int | None = 
             choice = response["choices"][0]
             try:
                 outputs[stage] = contract.check(choice["message"]["content"] or "", grounding=grounding,
-                                                truncated=choice["finish_reason"] == "length")
+                                                truncated=choice["finish_reason"] == "length", refs=refs)
                 usable += 1
             except ContractViolation:
                 outputs[stage] = fallback(stage)
