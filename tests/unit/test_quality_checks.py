@@ -211,3 +211,46 @@ def test_grounded_phrases_end_on_a_number_only_after_a_name():
     found = phrases("Shifts early 6 or late 14 22. Work to ISO 9001 with an NVQ Level 3. Help customers with tasks.")
     assert {"ISO 9001", "NVQ Level 3"} <= set(found)
     assert not {"early 6", "late 14", "late 14 22", "Help customers", "tasks"} & set(found)
+
+
+def test_everyday_reason_takes_frequent_lowercase_single_words_of_the_language():
+    from consumers.quality import everyday_reason
+
+    for word in ("work", "data", "support", "money"):
+        assert everyday_reason(word, "en") == "an everyday word", word
+    # specialised words, capitalised words, acronyms, phrases and numbers are never one
+    for item in ("espresso", "inventory", "carpentry", "Excel", "SQL", "Work", "customer support", "5s"):
+        assert everyday_reason(item, "en") is None, item
+    assert everyday_reason("trabajo", "es") == "an everyday word"
+    assert everyday_reason("trabajo", "xx") is None  # an unknown language falls back to English
+
+
+EVERYDAY = {**SKILLS, "exclude": {**SKILLS["exclude"], "everyday": True},
+            "schema": {**SKILLS["schema"], "minItems": 0}}
+FACTORY = {"posting": {"title": "Operative", "company": "Acme", "location": "Hull",
+                       "description": "Production work on the line. Forklift licence and HACCP welcome."}}
+
+
+def test_everyday_words_are_offered_by_the_grammar_and_dropped_after_decoding():
+    contract = build_contract(EVERYDAY)
+    text, refs = FACTORY["posting"]["description"], ref_values(contract, FACTORY)
+    grammar = contract.grammar_for(text, refs)
+    # offered all the same (taken out, the model writes a phrase around them instead)
+    without = {**EVERYDAY, "exclude": SKILLS["exclude"]}
+    assert grammar == build_contract(without).grammar_for(text, refs) and '"ork"' in grammar
+    out = contract.check(json.dumps(["work", "Forklift licence", "line", "HACCP"]), grounding=text, refs=refs)
+    assert json.loads(out) == ["Forklift licence", "HACCP"]
+    # only everyday words: minItems 0 makes that an empty list, not a broken contract
+    assert json.loads(contract.check('["work", "line"]', grounding=text, refs=refs)) == []
+    from consumers.exceptions import WorkflowError
+
+    with pytest.raises(WorkflowError, match="everyday"):
+        build_contract({**EVERYDAY, "exclude": {"everyday": "yes"}})
+
+
+def test_a_grounded_list_grammar_asks_for_one_item_even_with_min_items_0():
+    """A small model offered "[]" wrote it for every posting: the grammar never offers it
+    (an empty list comes from the check); before, minItems 0 put "[]" in the grammar."""
+    grammar = build_contract(EVERYDAY).grammar_for(FACTORY["posting"]["description"])
+    assert grammar.splitlines()[0] == 'root ::= "[" item (", " item){0,7} "]"'
+    assert build_contract(EVERYDAY).grammar_for("") == 'root ::= "[]"\n'
