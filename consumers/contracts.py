@@ -14,12 +14,14 @@ A stage's ``output`` mapping (workflows/*.yaml) builds one contract:
   named text (case-insensitive, on word boundaries): for a schema that is an array of
   strings the grammar itself offers only phrases of that text, and after decoding every
   item that does not occur is dropped and duplicates are removed before the schema
-  check, so ``minItems`` counts grounded items only. ``exclude: {employer: posting.company,
-  location: posting.location, title: posting.title}`` drops items that are the
-  employer, the location or words of the title alone, ``conditions: true`` in it
-  drops working conditions (hours, shifts, days, contract, pay, perks: "Full-time") and
-  ``everyday: true`` one-word items that are everyday words of the grounding text's
-  language ("work", "data"), from the grammar's phrases and again after decoding.
+  check, so ``minItems`` counts grounded items only (the grammar asks for at least one
+  phrase even with ``minItems: 0``; an empty list is what the check leaves).
+  ``exclude: {employer: posting.company, location: posting.location, title:
+  posting.title}`` drops items that are the employer, the location or words of the
+  title alone, and ``conditions: true`` in it working conditions (hours, shifts, days,
+  contract, pay, perks: "Full-time"), from the grammar's phrases and again after
+  decoding; ``everyday: true`` drops one-word everyday words of the grounding text's
+  language ("work", "data") after decoding only (:mod:`consumers.json_contract`).
 - ``{type: int, min: A, max: B, rationale: true}``: an integer in [A, B]. With a
   rationale the model writes ``Score: <n>/<B>. Reason: <one sentence>`` and the stored
   output is the JSON object ``{"value": n, "rationale": "..."}``; without one it writes
@@ -48,18 +50,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import jsonschema
 
 from consumers.contract_base import Contract, ContractViolation, ref_values  # noqa: F401 - re-exported
 from consumers.exceptions import WorkflowError
-from consumers.grammar import DEFAULT_MAX_ITEMS, DEFAULT_MAX_STRING, gbnf_literal, int_grammar, json_schema_grammar
-from consumers.grammar import trie_grammar
-from consumers.grounding import ground, occurs, phrases  # noqa: F401 - re-exported
-from consumers.quality import conditions_reason, detect_language, everyday_reason, identity_reason, invented_names
-from consumers.quality import same_language
+from consumers.grammar import gbnf_literal, int_grammar, json_schema_grammar
+from consumers.grounding import ground, occurs  # noqa: F401 - re-exported
+from consumers.json_contract import JsonContract
+from consumers.quality import invented_names, same_language
 from consumers.scoring import ScoreError, candidates, distribution, score_output
 
 #: Rationale sentence length bounds (characters after the first letter).
@@ -117,114 +118,6 @@ class TextContract(Contract):
                 raise ContractViolation(f"text output names {', '.join(map(repr, invented))}, "
                                         "which the posting does not name")
         return text
-
-
-@dataclass(frozen=True)
-class JsonContract(Contract):
-    schema: Mapping[str, Any] = field(default_factory=dict)
-    grounded: tuple[str, ...] = ()
-    exclude: Mapping[str, str] = field(default_factory=dict)  # employer|location|title -> reference
-    exclude_conditions: bool = False  # exclude: {conditions: true}
-    exclude_everyday: bool = False  # exclude: {everyday: true}
-
-    kind = "json"
-
-    @property
-    def refs(self) -> tuple[str, ...]:
-        return tuple(self.exclude.values())
-
-    @property
-    def excludes(self) -> bool:
-        return bool(self.exclude or self.exclude_conditions or self.exclude_everyday)
-
-    def _excluded(self, refs: Mapping[str, str] | None, grounding: str, *,
-                  everyday: bool = True) -> Callable[[str], bool]:
-        """Whether an item is excluded: the employer, the location or the title
-        (:func:`consumers.quality.identity_reason`), with ``conditions`` a working
-        condition (:func:`consumers.quality.conditions_reason`), with ``everyday`` an
-        everyday word of ``grounding``'s language (:func:`consumers.quality.everyday_reason`)."""
-        identity = {kind: (refs or {}).get(ref, "") for kind, ref in self.exclude.items()}
-        everyday = everyday and self.exclude_everyday
-        language = detect_language(grounding) if everyday else None
-
-        def excluded(item: str) -> bool:
-            if identity and identity_reason(item, **identity) is not None:
-                return True
-            if self.exclude_conditions and conditions_reason(item) is not None:
-                return True
-            return everyday and everyday_reason(item, language) is not None
-        return excluded
-
-    def without_excluded(self, value: Any, refs: Mapping[str, str] | None, grounding: str = "") -> Any:
-        """``value`` without the string items of arrays that ``exclude`` names
-        (``grounding``: the text whose language decides what an everyday word is)."""
-        if not self.excludes:
-            return value
-        return self._without(value, self._excluded(refs, grounding))
-
-    def _without(self, value: Any, excluded: Callable[[str], bool]) -> Any:
-        if isinstance(value, list):
-            if all(isinstance(v, str) for v in value):
-                return [v for v in value if not excluded(v)]
-            return [self._without(v, excluded) for v in value]
-        if isinstance(value, dict):
-            return {k: self._without(v, excluded) for k, v in value.items()}
-        return value
-
-    @property
-    def grammar(self) -> str:
-        return json_schema_grammar(self.schema)
-
-    @property
-    def grounded_in(self) -> tuple[str, ...]:
-        return self.grounded
-
-    def _grounded_list(self) -> Mapping[str, Any] | None:
-        items = self.schema.get("items")
-        if self.grounded and self.schema.get("type") == "array" and isinstance(items, Mapping):
-            if items.get("type") == "string" and not ({"enum", "const", "pattern"} & set(items)):
-                return items
-        return None
-
-    def grammar_for(self, grounding: str, refs: Mapping[str, str] | None = None) -> str:
-        items = self._grounded_list()
-        if items is None:
-            return self.grammar
-        candidates = phrases(grounding, min_len=int(items.get("minLength", 1)),
-                             max_len=int(items.get("maxLength", DEFAULT_MAX_STRING)))
-        if self.excludes:
-            # Everyday words stay offered: taken out of the grammar, the model writes a
-            # phrase around them instead ("data" -> "data warehouse"); they are dropped
-            # after decoding (bench/quality.py: precision 0.61 against 0.66).
-            excluded = self._excluded(refs, grounding, everyday=False)
-            candidates = [c for c in candidates if not excluded(c)]
-        high = int(self.schema.get("maxItems", DEFAULT_MAX_ITEMS))
-        if not candidates or high < 1:
-            return 'root ::= "[]"\n'
-        # At least one phrase, whatever minItems says: a small model offered "[]" writes it
-        # for every posting. minItems is checked after grounding and exclusion, so with
-        # minItems 0 a posting whose phrases are all dropped gets [].
-        rest = f' (", " item){{0,{high - 1}}}' if high > 1 else ""
-        return (f'root ::= "[" item{rest} "]"\n'
-                f'item ::= "\\"" {trie_grammar(candidates)} "\\""\n')
-
-    def check(self, raw: str, *, grounding: str = "", truncated: bool = False,
-              refs: Mapping[str, str] | None = None, probs: Sequence[float] | None = None) -> str:
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            cut = " (cut at the token limit)" if truncated else ""
-            raise ContractViolation(f"output is not JSON{cut}: {exc.msg} at {exc.pos}: {raw[:120]!r}") from exc
-        if self.grounded:
-            value = ground(value, grounding)
-        value = self.without_excluded(value, refs, grounding)
-        try:
-            jsonschema.validate(value, self.schema)
-        except jsonschema.ValidationError as exc:
-            where = "/".join(str(p) for p in exc.absolute_path) or "the output"
-            grounded = " after grounding" if self.grounded else ""
-            raise ContractViolation(f"JSON output breaks its schema{grounded} at {where}: {exc.message}") from exc
-        return json.dumps(value, ensure_ascii=False)
 
 
 _INT_RAW = re.compile(r"^\s*(?:score\s*:\s*)?(-?\d+)(?:\s*/\s*\d+)?\s*[.:,)-]?\s*(?:reason\s*:\s*)?(.*)$",

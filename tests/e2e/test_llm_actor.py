@@ -108,6 +108,19 @@ def test_three_postings_through_the_llm_stages(actors):
             assert len(result.prompt_sha256) == 64
 
 
+VAGUE = {"posting_id": "vague-1", "title": "Finance Guru", "company": "Stealth Startup", "location": None,
+         "description": "We need someone good with numbers to help us with money stuff. Equity only for now."}
+
+
+def test_a_posting_that_names_no_skill_gets_an_empty_list_not_a_failure(actors):
+    """The grammar makes the model write a phrase ("numbers", "money", "someone"...);
+    every one of them is an everyday word, dropped after decoding, and minItems 0 makes
+    that [] (with minItems 1 every attempt broke the contract and the posting failed)."""
+    results = [actors["extract_skills"].run(command(VAGUE, {}, attempt)) for attempt in (1, 2, 3)]
+    assert [json.loads(r.output) for r in results] == [[], [], []]
+    assert all(r.completion_tokens > 2 for r in results)  # the model did write a phrase
+
+
 def test_model_is_loaded_once_per_process(actors):
     engines = {id(actor.engine) for actor in actors.values()}
     assert len(engines) == 1

@@ -8,8 +8,8 @@ import pytest
 
 from consumers.contracts import (
     ContractViolation, EnumContract, IntContract, JsonContract, TextContract, build_contract, ground, occurs,
-    phrases,
 )
+from consumers.grounding import phrases
 from consumers.exceptions import PermanentActorError, WorkflowError
 
 pytestmark = pytest.mark.unit
