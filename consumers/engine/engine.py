@@ -5,10 +5,11 @@ every generating sequence, the probe tokens of sequences being probed, and promp
 of newly admitted ones (up to ``n_batch`` tokens in all). After the decode every
 sequence whose logits came out samples its next token with its own sampler chain, seed
 and grammar (:mod:`consumers.engine.sampling`). A finished sequence frees its slot at
-once and the next waiting request takes a slot, reusing the longest prompt prefix any
-slot holds (its own kept cells, or cells shared from another slot, active or free), so
-only the rest of its prompt is processed (:mod:`consumers.engine.slots`). ctypes releases the GIL while llama.cpp runs, so other
-threads (Kafka clients) keep running during a decode.
+once and the next waiting request takes a slot, reusing the longest prompt prefix the
+cache holds (a free slot's kept cells, or an active sequence's cells shared once
+decoded), so only the rest of its prompt is processed (:mod:`consumers.engine.slots`).
+ctypes releases the GIL while llama.cpp runs, so other threads (Kafka clients) keep
+running during a decode.
 
 Failures are per request, set on its future only: the deadline (``timeout_s`` from
 admission) passing -> :class:`ActorTimeout`; a prompt that does not fit a slot, bad
@@ -21,10 +22,10 @@ slots (:mod:`consumers.engine.prefix`) when no slot holds a longer prefix.
 
 Determinism: a request's output depends on its seed and on the batch it ran in
 (llama.cpp's batched numerics may differ with the batch's composition). Requests are
-admitted in submission order and take slots by a fixed rule (the longest common prefix,
-the lowest slot on ties), and the KV cache and the kept prompts are cleared whenever the engine
-goes idle, so the same requests submitted together to an idle engine give the same
-outputs.
+admitted in submission order and take slots by a fixed rule (the longest common
+prefix, the lowest slot on ties), and the KV cache and the kept prompts are cleared
+whenever the engine goes idle, so the same requests submitted together to an idle engine
+give the same outputs.
 """
 
 from __future__ import annotations
