@@ -38,23 +38,10 @@ from common import ROOT, Events, Workers, create_workflow_topics, kafka
 from bench.quality import sample_postings
 from bench.llm_runs import STAGES, cycle_postings, describe_engine, engine_run, raw_loop
 from consumers.engine.threads import available_cores
+from tests.e2e.models import write_on_model
 from tests.e2e.test_pipeline_model import renamed_default_workflow
 
 DEFAULT = ROOT / "workflows" / "default.yaml"
-
-
-def on_model(path: Path, model: str | None, tmp: Path) -> Path:
-    """``path`` with every llm stage on the workflow's model ``model``, written under
-    ``tmp`` (None: ``path`` itself, every stage on its own model)."""
-    if model is None:
-        return path
-    doc = yaml.safe_load(path.read_text())
-    for stage in doc["stages"].values():
-        if stage["actor"].get("kind") == "llm":
-            stage["actor"] = {**stage["actor"], "model": model}
-    out = tmp / f"default-{model}.yaml"
-    out.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return out
 
 
 def pipeline(settings, bootstrap: str, postings: list[dict], tmp: Path, max_sequences: int | None,
@@ -114,7 +101,7 @@ def main() -> None:
     postings = cycle_postings(sample_postings(ROOT / "examples" / "postings.jsonl", 1000), n)
     cores = available_cores()
     workdir = tempfile.TemporaryDirectory(prefix="wavestream-llm-wf-")
-    workflow = on_model(DEFAULT, args.model, Path(workdir.name))
+    workflow = write_on_model(DEFAULT, args.model, Path(workdir.name))
     print(f"{n} postings x {len(STAGES)} llm stages, model {args.model or 'of the workflow'}, {cores} cores",
           flush=True)
 

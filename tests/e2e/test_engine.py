@@ -15,7 +15,8 @@ import pytest
 
 from consumers.contracts import ContractViolation, occurs
 from consumers.exceptions import ActorError, ActorTimeout, ContractBreak, PermanentActorError
-from tests.e2e.test_llm_actor import WORKFLOW, command, on_fast_model
+from tests.e2e.models import fast_workflow
+from tests.e2e.test_llm_actor import command
 from tests.e2e.test_llm_actor import example_postings as postings_by_id
 
 pytestmark = pytest.mark.e2e
@@ -29,9 +30,7 @@ FAKE_OUTPUTS = {"summarize": "A company hires a worker for a clearly described j
 
 @pytest.fixture(scope="module")
 def workflow():
-    from consumers.workflow import load_workflow
-
-    return on_fast_model(load_workflow(WORKFLOW))
+    return fast_workflow()
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,13 @@ from consumers.contracts import occurs
 from consumers.exceptions import ActorTimeout, ContractBreak, PermanentActorError
 from consumers.prompt import render
 from wavestream import PROJECT_ROOT
+from tests.e2e.models import fast_workflow
 from wavestream.events import sha256_hex
 
 pytestmark = pytest.mark.e2e
 
 pytest.importorskip("llama_cpp")
 
-WORKFLOW = PROJECT_ROOT / "workflows" / "default.yaml"
 EXAMPLES = PROJECT_ROOT / "examples" / "postings.jsonl"
 THREADS = int(os.environ.get("WAVESTREAM_TEST_LLM_THREADS", "0")) or None
 POSTING_IDS = ("job-0001", "job-0002", "job-0004")  # software, nursing, warehouse
@@ -44,27 +44,7 @@ def example_postings(ids=POSTING_IDS) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def workflow():
-    from consumers.workflow import load_workflow
-
-    return load_workflow(WORKFLOW)
-
-
-#: Text checks the default workflow's qwen summaries meet and SmolLM2's mostly do not (it
-#: names someone the posting does not on 42 of 43 first attempts, bench/quality.py):
-#: off on the fast model; tests/unit/test_quality_checks.py covers them.
-QWEN_ONLY_CHECKS = ("language_of", "names_from")
-
-
-def on_fast_model(workflow):
-    """``workflow`` with every llm stage on its ``smollm2`` model and without
-    :data:`QWEN_ONLY_CHECKS`: the default workflow runs on qwen (README), the tests keep
-    the fast one."""
-    def fast(stage):
-        output = {k: v for k, v in stage.output.items() if k not in QWEN_ONLY_CHECKS}
-        return replace(stage, actor=replace(stage.actor, model="smollm2"), output=output)
-
-    stages = {name: fast(stage) if stage.actor.kind == "llm" else stage for name, stage in workflow.stages.items()}
-    return replace(workflow, stages=stages)
+    return fast_workflow()
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +52,7 @@ def actors(workflow):
     from consumers.actors.llm import LlmActor
 
     overrides = {"threads": THREADS} if THREADS else None
-    fast = on_fast_model(workflow)
-    return {name: LlmActor(fast.stages[name], fast, overrides=overrides)
+    return {name: LlmActor(workflow.stages[name], workflow, overrides=overrides)
             for name in ("summarize", "extract_skills", "score")}
 
 

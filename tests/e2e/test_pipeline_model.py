@@ -17,9 +17,9 @@ import yaml
 
 from consumers.contracts import occurs
 from producers.ingest import submit_file
-from tests.e2e.test_llm_actor import QWEN_ONLY_CHECKS, example_postings
+from tests.e2e.models import default_doc, on_model
+from tests.e2e.test_llm_actor import example_postings
 from tests.integration.test_worker_helpers import EventLog, Procs, counts, create_workflow_topics
-from wavestream import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -31,8 +31,9 @@ LLM_STAGES = ("summarize", "extract_skills", "score")
 def renamed_default_workflow(tmp_path: Path, suffix: str, model: str | None = "smollm2") -> tuple[Path, dict[str, str]]:
     """workflows/default.yaml with every stage renamed ``<stage>_<suffix>`` (own topics
     and consumer groups for this test); prompts, branches, entry points follow. Every
-    llm stage runs on ``model`` (a key of its ``models``; tests keep the fast one)."""
-    doc = yaml.safe_load((PROJECT_ROOT / "workflows" / "default.yaml").read_text())
+    llm stage runs on ``model`` (a key of its ``models``; tests keep the fast one; None:
+    each stage's own, :func:`tests.e2e.models.on_model`)."""
+    doc = default_doc() if model is None else on_model(default_doc(), model)
     names = {name: f"{name}_{suffix}" for name in doc["stages"]}
 
     def rename(stage: str) -> str:
@@ -45,10 +46,6 @@ def renamed_default_workflow(tmp_path: Path, suffix: str, model: str | None = "s
             stage["prompt"] = re.sub(r"\{outputs\.([A-Za-z_][A-Za-z0-9_]*)\}",
                                      lambda m: "{outputs.%s}" % rename(m.group(1)), stage["prompt"])
         stage["branches"] = [{**b, "next": rename(b["next"])} for b in stage.get("branches", [])]
-        if model and stage["actor"].get("kind") == "llm":
-            stage["actor"] = {**stage["actor"], "model": model}
-            if model == "smollm2":  # the checks qwen's summaries meet and SmolLM2's do not
-                stage["output"] = {k: v for k, v in stage["output"].items() if k not in QWEN_ONLY_CHECKS}
         stages[rename(name)] = stage
     doc["stages"] = stages
     doc["error_handler"] = rename(doc["error_handler"])
