@@ -45,7 +45,7 @@ DEFAULT = ROOT / "workflows" / "default.yaml"
 
 
 def pipeline(settings, bootstrap: str, postings: list[dict], tmp: Path, max_sequences: int | None,
-             model: str) -> tuple[float, int]:
+             model: str | None) -> tuple[float, int]:
     """(seconds, postings completed without a failure) through the router and one
     model-first worker serving every stage."""
     from wavestream.clients import build_producer
