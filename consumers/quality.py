@@ -17,6 +17,7 @@ The contracts (``consumers.contracts``) turn their findings into a
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Iterable
@@ -272,7 +273,15 @@ def everyday_reason(item: str, language: str | None) -> str | None:
     text = item.strip()
     if not text or len(text.split()) != 1 or text != text.lower() or any(c.isdigit() for c in text):
         return None
-    from wordfreq import available_languages, zipf_frequency
+    from wordfreq import zipf_frequency
 
-    lang = language if language in available_languages() else "en"
-    return "an everyday word" if zipf_frequency(text, lang) >= EVERYDAY_ZIPF else None
+    return "an everyday word" if zipf_frequency(text, _wordfreq_language(language)) >= EVERYDAY_ZIPF else None
+
+
+@functools.lru_cache(maxsize=None)
+def _wordfreq_language(language: str | None) -> str:
+    """``language`` when wordfreq has a word list for it, else English (wordfreq lists its
+    languages by scanning its data directory: once per language, not once per item)."""
+    from wordfreq import available_languages
+
+    return language if language in available_languages() else "en"

@@ -279,13 +279,9 @@ class InferenceEngine:
         elif share is not None:
             seq.share = (self._active[share[0]], share[1])
         elif self._prefix.applies(seq.prompt):
-            started = time.perf_counter()
-            fresh = not self._prefix.ready
-            if self._prefix.ensure(self._batch, self.ctx):
-                seq.n_past = self._prefix.copy_to(slot)
-                if fresh:
-                    elapsed = time.perf_counter() - started
-                    self._stats.count(elapsed, len(self._prefix.tokens), 0, 0.0, 0, elapsed)
+            seq.n_past, decode_s = self._prefix.seed(slot, self._batch, self.ctx)
+            if decode_s:
+                self._stats.count(decode_s, len(self._prefix.tokens), 0, 0.0, 0, decode_s)
 
     def _guarded_step(self) -> None:
         """One step; an unexpected error fails the sequences it touched, never the thread."""

@@ -6,6 +6,7 @@ prompt's processing starts after it."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from consumers.engine.batch import Batch
@@ -48,6 +49,16 @@ class SharedPrefix:
             return False
         self.ready = True
         return True
+
+    def seed(self, slot: int, batch: Batch, ctx: Any) -> tuple[int, float]:
+        """Share the prefix into sequence ``slot``, decoding it first when it is not in the
+        KV cache (:meth:`ensure`): (tokens the slot now holds, 0 when the prefix was given
+        up; seconds spent decoding it, 0.0 when it was ready)."""
+        started = time.perf_counter()
+        fresh = not self.ready
+        if not self.ensure(batch, ctx):
+            return 0, 0.0
+        return self.copy_to(slot), (time.perf_counter() - started if fresh else 0.0)
 
     def copy_to(self, slot: int) -> int:
         """Share the prefix's KV cells with sequence ``slot``; the tokens it now holds."""

@@ -10,10 +10,10 @@ from typing import Any
 
 import yaml
 
-from wavestream import PROJECT_ROOT
 from wavestream.events import sha256_hex
+from wavestream.resources import default_workflow
 
-DEFAULT_WORKFLOW = PROJECT_ROOT / "workflows" / "default.yaml"
+DEFAULT_WORKFLOW = default_workflow()
 
 #: Text checks the default workflow's qwen summaries meet and SmolLM2's mostly do not (it
 #: names someone the posting does not on 42 of 43 first attempts, bench/quality.py):
