@@ -1,5 +1,7 @@
 """Output quality of a workflow's llm stages per model, on the labelled evaluation set
-(examples/eval/postings.jsonl: postings with gold skills and a hand-given clarity score).
+(examples/eval/postings.jsonl: postings with gold skills and a hand-given clarity score;
+``--eval examples/eval/heldout.jsonl``: 16 more, written after the skill filters were
+tuned on the first set and never used to tune them).
 
 Runs summarize -> extract_skills -> score in process through the llm actor (no Kafka),
 each stage retried like the worker does (attempt n samples with seed + n - 1, up to the
@@ -38,6 +40,9 @@ from consumers.quality import identity_reason, invented_names, same_language  # 
 
 STAGES = ("summarize", "extract_skills", "score")
 EVAL_SET = ROOT / "examples" / "eval" / "postings.jsonl"
+#: Written after the skill filters were tuned on EVAL_SET and never used to tune them.
+HELDOUT_SET = ROOT / "examples" / "eval" / "heldout.jsonl"
+IDENTITY = ("the employer", "the location", "the job title")
 
 
 def sample_postings(path: Path, limit: int) -> list[dict]:
@@ -171,8 +176,8 @@ def evaluate(workflow: Any, model: str | None, postings: list[dict], args: argpa
         grounded += sum(occurs(s, posting["description"]) for s in skills)
         for s in skills:
             reason = identity_reason(s, employer=posting.get("company") or "", location=posting.get("location") or "",
-                                     title=posting["title"])
-            if reason:
+                                     title=posting["title"], text=posting["description"])
+            if reason in IDENTITY:
                 identity.append(f"{posting['posting_id']}: {s!r} is {reason}")
         if outputs["score"]:
             value = json.loads(outputs["score"])

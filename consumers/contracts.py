@@ -18,9 +18,10 @@ A stage's ``output`` mapping (workflows/*.yaml) builds one contract:
   phrase even with ``minItems: 0``; an empty list is what the check leaves).
   ``exclude: {employer: posting.company, location: posting.location, title:
   posting.title}`` drops items that are the employer, the location or words of the
-  title alone, and ``conditions: true`` in it working conditions (hours, shifts, days,
-  contract, pay, perks: "Full-time"), from the grammar's phrases and again after
-  decoding; ``everyday: true`` drops one-word everyday words of the grounding text's
+  title alone and items that name a person, ``conditions: true`` in it working
+  conditions (hours, shifts, days, contract, pay, perks: "Full-time"), from the
+  grammar's phrases and again after decoding; ``traits: true`` drops personal traits
+  and hype ("motivated", "kind and patient") and ``everyday: true`` one-word everyday words of the grounding text's
   language ("work", "data") after decoding only (:mod:`consumers.json_contract`).
 - ``{type: int, min: A, max: B, rationale: true}``: an integer in [A, B]. With a
   rationale the model writes ``Score: <n>/<B>. Reason: <one sentence>`` and the stored
@@ -228,17 +229,17 @@ def _refs(value: Any, what: str = "grounded_in") -> tuple[str, ...]:
 EXCLUDE_KINDS = ("employer", "location", "title")
 
 
-EXCLUDE_FLAGS = ("conditions", "everyday")
+EXCLUDE_FLAGS = ("conditions", "everyday", "traits")
 
 
 def _exclude(value: Any) -> tuple[dict[str, str], dict[str, bool]]:
     """(kind -> reference, flag -> whether it is set) of an ``exclude``; the flags are
-    :data:`EXCLUDE_FLAGS` (working conditions, everyday words)."""
+    :data:`EXCLUDE_FLAGS` (working conditions, everyday words, personal traits)."""
     if value is None:
         return {}, {}
     if not isinstance(value, Mapping) or not set(value) <= {*EXCLUDE_KINDS, *EXCLUDE_FLAGS}:
         raise WorkflowError(f"json output exclude must map {', '.join(EXCLUDE_KINDS)} to references "
-                            f"(and may set conditions: true, everyday: true), got {value!r}")
+                            f"(and may set conditions, everyday, traits: true), got {value!r}")
     flags = {flag: value.get(flag, False) for flag in EXCLUDE_FLAGS}
     for flag, on in flags.items():
         if not isinstance(on, bool):
@@ -294,7 +295,8 @@ def build_contract(spec: Mapping[str, Any] | None) -> Contract:
         exclude, flags = _exclude(spec.get("exclude"))
         contract = JsonContract(schema=schema, grounded=_refs(spec.get("grounded_in")), exclude=exclude,
                                 exclude_conditions=flags.get("conditions", False),
-                                exclude_everyday=flags.get("everyday", False))
+                                exclude_everyday=flags.get("everyday", False),
+                                exclude_traits=flags.get("traits", False))
         json_schema_grammar(schema)  # fail now, not on the first command
         return contract
     if kind == "int":

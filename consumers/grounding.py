@@ -11,12 +11,16 @@ from typing import Any
 from consumers.grammar import DEFAULT_MAX_STRING
 from consumers.quality import STOPWORDS
 
-MAX_PHRASE_WORDS = 3
+MAX_PHRASE_WORDS = 4
 MAX_PHRASES = 800
 
-_WORD = re.compile(r"[^\W_](?:[\w+#./-]*[^\W_]|[\w+#./-]*[+#])?")
+# A word may hold an apostrophe ("driver's", "O'Brien"), so a phrase never ends inside one.
+_WORD = re.compile(r"[^\W_](?:[\w+#./'’-]*[^\W_]|[\w+#./-]*[+#])?")
 _CLAUSE_WORDS = frozenset("is are was were be been looking hiring seeks seeking needs wanted "
                           "sucht suchen busca buscamos recherche recherchons".split())
+#: The stop words a phrase may hold inside ("port and inland terminals", "HNC in Electrical
+#: Engineering"); any other, or two, make a clause ("coordinator to plan", "math or a related").
+_JOINERS = frozenset("and of in for & und y et de du des del por".split())
 _NUMBER = re.compile(r"^[\d.,/+-]+$")  # "32 or 40", "85,000" are no skills: no phrase starts with one
 _STOPWORDS = frozenset(
     "a an and any are as at be been but by can do each for from has have if in into is it its least "
@@ -26,17 +30,18 @@ _STOPWORDS = frozenset(
     "eur usd gbp cad chf salary pay paid office remote hybrid join apply now "
     "good great excellent strong solid various needed flexible stuff things details unlimited "
     "task tasks duty duties help client clients role roles company main free potential soon start "
-    "aufgaben tareas tâches".split()
+    "between given aufgaben tareas tâches erfahrung experiencia expérience provided opportunity opportunities cv resume".split()
 ).union(*STOPWORDS.values())
 
 
 def occurs(item: str, text: str) -> bool:
     """Whether ``item`` occurs in ``text``: case-insensitive, on word boundaries, any
-    run of whitespace matching any other ("Go" is not found in "good")."""
+    run of whitespace matching any other ("Go" is not found in "good", "Valid driver"
+    not in "Valid driver's license": a possessive belongs to its word)."""
     words = [re.escape(w) for w in item.split()]
     if not words:
         return False
-    pattern = r"(?<![^\W_])" + r"\s+".join(words) + r"(?![^\W_])"
+    pattern = r"(?<![^\W_])" + r"\s+".join(words) + r"(?![^\W_]|['’][^\W_])"
     return re.search(pattern, text, flags=re.IGNORECASE) is not None
 
 
@@ -72,6 +77,9 @@ def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -
             if run[0].lower() in _STOPWORDS or run[-1].lower() in _STOPWORDS or _NUMBER.match(run[0]):
                 continue
             if any(w.lower() in _CLAUSE_WORDS for w in run):  # "Cafe is hiring" is a clause, no skill
+                continue
+            inner = [w.lower() for w in run[1:-1] if w.lower() in _STOPWORDS and not w.isupper()]  # "Class A CDL"
+            if len(inner) > 1 or (inner and inner[0] not in _JOINERS):
                 continue
             if n > 1 and _NUMBER.match(run[-1]) and not run[-2][:1].isupper():  # "early 6", not "ISO 9001"
                 continue

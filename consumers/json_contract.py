@@ -14,7 +14,7 @@ import jsonschema
 from consumers.contract_base import Contract, ContractViolation
 from consumers.grammar import DEFAULT_MAX_ITEMS, DEFAULT_MAX_STRING, json_schema_grammar, trie_grammar
 from consumers.grounding import ground, phrases
-from consumers.quality import conditions_reason, detect_language, everyday_reason, identity_reason
+from consumers.quality import conditions_reason, detect_language, everyday_reason, identity_reason, traits_reason
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class JsonContract(Contract):
     exclude: Mapping[str, str] = field(default_factory=dict)  # employer|location|title -> reference
     exclude_conditions: bool = False  # exclude: {conditions: true}
     exclude_everyday: bool = False  # exclude: {everyday: true}
+    exclude_traits: bool = False  # exclude: {traits: true}
 
     kind = "json"
 
@@ -33,24 +34,28 @@ class JsonContract(Contract):
 
     @property
     def excludes(self) -> bool:
-        return bool(self.exclude or self.exclude_conditions or self.exclude_everyday)
+        return bool(self.exclude or self.exclude_conditions or self.exclude_everyday or self.exclude_traits)
 
     def _excluded(self, refs: Mapping[str, str] | None, grounding: str, *,
                   everyday: bool = True) -> Callable[[str], bool]:
-        """Whether an item is excluded: the employer, the location or the title
-        (:func:`consumers.quality.identity_reason`), with ``conditions`` a working
-        condition (:func:`consumers.quality.conditions_reason`), with ``everyday`` an
-        everyday word of ``grounding``'s language (:func:`consumers.quality.everyday_reason`)."""
+        """Whether an item is excluded: the employer, the location, the title or a person
+        (:func:`consumers.quality.identity_reason`, which reads ``grounding`` for how the
+        posting uses the title's words), with ``conditions`` a working condition
+        (:func:`consumers.quality.conditions_reason`), with ``traits`` a personal trait
+        (:func:`consumers.quality.traits_reason`), with ``everyday`` an everyday word of
+        ``grounding``'s language (:func:`consumers.quality.everyday_reason`)."""
         identity = {kind: (refs or {}).get(ref, "") for kind, ref in self.exclude.items()}
         everyday = everyday and self.exclude_everyday
         language = detect_language(grounding) if everyday else None
 
         def excluded(item: str) -> bool:
-            if identity and identity_reason(item, **identity) is not None:
+            if identity and identity_reason(item, text=grounding, **identity) is not None:
                 return True
             if self.exclude_conditions and conditions_reason(item) is not None:
                 return True
-            return everyday and everyday_reason(item, language) is not None
+            if self.exclude_traits and traits_reason(item) is not None:
+                return True
+            return everyday and everyday_reason(item, language, grounding) is not None
         return excluded
 
     def without_excluded(self, value: Any, refs: Mapping[str, str] | None, grounding: str = "") -> Any:

@@ -26,7 +26,7 @@ _STOP = {
     "en": "the and of to a in for is are with on as be will you we our your this that an or at by from have has "
           "who which it their they all can must should",
     "de": "der die das und ist mit für von zu den dem des ein eine einer wir sie ihr ihre im auf bei auch sind als "
-          "oder nicht wird werden uns unser unsere zur zum",
+          "oder nicht wird werden uns unser unsere unserer unseren unserem zur zum",
     "es": "el la los las y de del en con para por un una es son que se su sus nuestro nuestra buscamos al como "
           "más o experiencia",
     "fr": "le la les et de des du en pour avec un une est sont que qui nous vous votre notre au aux sur dans "
@@ -168,7 +168,7 @@ _ROLE_WORDS = frozenset("""
 engineer engineers developer developers programmer nurse nurses manager managers assistant assistants
 technician technicians driver drivers clerk officer specialist analyst consultant representative rep
 associate cashier cook chef teacher teachers tutor electrician plumber carpenter welder mechanic
-accountant bookkeeper controller auditor senior junior lead head principal chief intern internship trainee
+accountant bookkeeper controller machinist hygienist operative journeyman auditor senior junior lead head principal chief intern internship trainee
 apprentice worker workers operator coordinator supervisor administrator admin designer architect scientist
 agent advisor adviser receptionist waiter waitress server bartender barista housekeeper cleaner
 caregiver carer therapist pharmacist physician doctor paramedic dispatcher planner buyer merchandiser
@@ -194,10 +194,60 @@ def _contains(haystack: str, needle: str) -> bool:
     return bool(needle) and f" {needle} " in f" {haystack} "
 
 
-def identity_reason(item: str, *, employer: str = "", location: str = "", title: str = "") -> str | None:
+#: People a posting serves or hires ("caring people", "delays with customers"): a list item
+#: ending in one of these names people, not a skill.
+_PEOPLE_WORDS = frozenset("""
+people person staff team employee candidate applicant operative machinist hygienist helper
+customer guest resident patient client child children student pupil company
+""".split())
+_ROLE_OR_PEOPLE = _ROLE_WORDS | _PEOPLE_WORDS
+_GERMAN_ROLES = ("entwickler", "entwicklerin", "fachkraft", "mitarbeiter", "mitarbeiterin", "leiter", "leiterin",
+                 "ingenieur", "ingenieurin", "berater", "beraterin", "techniker", "technikerin", "kaufmann", "kauffrau")
+#: Role words that also name things ("SQL Server", "device driver"): they name the job
+#: only when the title holds them.
+_AMBIGUOUS_ROLES = frozenset("server agent controller driver operator".split())
+_PREPOSITIONS = frozenset("for of at in with to pour de für bei para en".split())
+#: What may follow a role word inside a skill ("journeyman plumber license").
+_CREDENTIALS = frozenset("license licence certificate certification card experience skills qualification".split())
+
+
+def _names_person(item_words: list[str], title_words: set[str]) -> bool:
+    """Whether the item names a person: it ends in a role or people word ("warehouse
+    operatives", "field sales rep") or holds one followed by a preposition ("electrician
+    for domestic", "logistics coordinator to plan")."""
+    def role(word: str) -> bool:
+        forms = {word, _singular(word), word[:-3] + "y" if word.endswith("ies") else word}
+        if forms & _AMBIGUOUS_ROLES:
+            return bool(forms & title_words)
+        # German compounds end in their role word ("Softwareentwickler", "Pflegefachkraft")
+        return bool(forms & _ROLE_OR_PEOPLE) or any(len(word) > len(r) + 2 and word.endswith(r) for r in _GERMAN_ROLES)
+    if role(item_words[-1]):
+        return True
+    return any(role(word) and nxt in _PREPOSITIONS for word, nxt in zip(item_words, item_words[1:]))
+
+
+def _names_the_job(skill: str, title_words: set[str], text: str) -> bool:
+    """Whether the item is nothing but words of the title that, wherever ``text`` uses
+    them, qualify the job's name ("CNC" in "a CNC machinist", "Teaching" in "Teaching
+    assistant needed"): they name the job, not a skill it asks for."""
+    item_words = [_singular(w) for w in skill.split()]
+    if not text or not all(w in title_words for w in item_words):
+        return False
+    tokens = [_singular(_fold(w)) for w in words(text)]
+    n = len(item_words)
+    followers = [tokens[i + n] if i + n < len(tokens) else ""
+                 for i in range(len(tokens) - n + 1) if tokens[i:i + n] == item_words]
+    return bool(followers) and all(f in _ROLE_OR_PEOPLE or f == "help" for f in followers)
+
+
+def identity_reason(item: str, *, employer: str = "", location: str = "", title: str = "",
+                    text: str = "") -> str | None:
     """Why ``item`` is not a skill, or None when it may be one: it is (part of) the
-    employer's name or the location, or it holds nothing but words of the job title
-    naming the job itself (a role word such as "Engineer", "Nurse", "Senior")."""
+    employer's name or the location; it holds nothing but words of the job title naming
+    the job itself (a role word such as "Engineer", "Nurse", "Senior"), or title words
+    that qualify the job's name wherever the posting's ``text`` uses them ("CNC" of "CNC
+    machinist"); or it names a person ("caring people", "electrician for domestic",
+    "delays with customers"; "coded welder certificate" stays a skill)."""
     skill = _norm(item)
     if not skill:
         return None
@@ -215,6 +265,10 @@ def identity_reason(item: str, *, employer: str = "", location: str = "", title:
     if title_norm and (skill == title_norm or (
             all(w in title_words for w in item_words) and any(w in _ROLE_WORDS for w in item_words))):
         return "the job title"
+    if title_norm and _names_the_job(skill, title_words, _norm(text)):
+        return "the job title"
+    if _names_person([w for w in skill.split() if len(w) > 1] or [""], title_words):
+        return "a person, not a skill"
     return None
 
 
@@ -244,7 +298,8 @@ cdi cdd salaire horaire contrat
 """.split())
 # Two-word conditions whose words alone may belong to a skill ("time management").
 _CONDITION_PAIRS = frozenset({("full", "time"), ("part", "time"), ("temps", "plein"), ("temps", "partiel"),
-                              ("tiempo", "completo"), ("tiempo", "parcial"), ("media", "jornada")})
+                              ("tiempo", "completo"), ("tiempo", "parcial"), ("media", "jornada"),
+                              ("full", "training")})
 
 
 def conditions_reason(item: str) -> str | None:
@@ -258,6 +313,31 @@ def conditions_reason(item: str) -> str | None:
     return None
 
 
+# Personal traits and a posting's hype ("motivated", "kind and patient", "awesome team"):
+# what a candidate is or what the job is like, not a skill it asks for. Adjectives only:
+# "Teamfähigkeit", "leadership" and "sens du service" stay skills.
+_TRAIT_WORDS = frozenset("""
+motivated self-motivated passionate enthusiastic friendly reliable dependable punctual honest hardworking
+hard-working caring kind patient handy hungry driven dynamic proactive energetic positive cheerful
+outgoing organised organized self-starter self-starters rockstar ninja awesome exciting amazing
+fast-paced vibrant fun talented ambitious
+motiviert zuverlässig freundlich belastbar engagiert pünktlich flexibel
+motivado motivada responsable amable puntual dinámico dinámica proactivo proactiva
+motivé motivée dynamique rigoureux rigoureuse souriant souriante ponctuel ponctuelle
+""".split())
+#: Words a trait phrase may hold besides traits ("kind and patient", "caring people").
+_TRAIT_FILLER = frozenset("and or und y et attitude people person team".split())
+
+
+def traits_reason(item: str) -> str | None:
+    """"a personal trait" when ``item`` holds trait or hype adjectives and nothing but
+    them and filler ("Motivated", "kind and patient", "awesome team"), else None."""
+    tokens = [_fold(w) for w in re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)*", item)]
+    if any(t in _TRAIT_WORDS for t in tokens) and all(t in _TRAIT_WORDS or t in _TRAIT_FILLER for t in tokens):
+        return "a personal trait"
+    return None
+
+
 #: A one-word, all-lowercase list item at least this frequent in the posting's language is
 #: an everyday word, not a skill. wordfreq's Zipf scale: 4.8 is about 63 times per million
 #: words ("data" 5.3, "support" 5.5, "till" 4.8; "inventory" 4.1, "espresso" 3.4). Chosen
@@ -265,17 +345,30 @@ def conditions_reason(item: str) -> str | None:
 EVERYDAY_ZIPF = 4.8
 
 
-def everyday_reason(item: str, language: str | None) -> str | None:
+def everyday_reason(item: str, language: str | None, text: str = "") -> str | None:
     """"an everyday word" when ``item`` is one word written in lowercase (no digit) whose
     frequency in ``language`` (ISO 639-1; None or unknown: English) reaches
     :data:`EVERYDAY_ZIPF`, else None. A capitalised word, an acronym or a phrase is
-    never one ("Excel", "SQL", "customer support")."""
-    text = item.strip()
-    if not text or len(text.split()) != 1 or text != text.lower() or any(c.isdigit() for c in text):
+    never one ("Excel", "SQL", "customer support"), except a word capitalised only
+    because it starts each sentence of ``text`` that holds it ("Work in our store.")."""
+    word = item.strip()
+    if _sentence_initial_only(word, text):
+        word = word.lower()
+    if not word or len(word.split()) != 1 or word != word.lower() or any(c.isdigit() for c in word):
         return None
     from wordfreq import zipf_frequency
 
-    return "an everyday word" if zipf_frequency(text, _wordfreq_language(language)) >= EVERYDAY_ZIPF else None
+    return "an everyday word" if zipf_frequency(word, _wordfreq_language(language)) >= EVERYDAY_ZIPF else None
+
+
+def _sentence_initial_only(word: str, text: str) -> bool:
+    """Whether ``word`` (one capitalised word) occurs in ``text`` and only at the start
+    of a sentence."""
+    if not text or not word[:1].isupper() or not word[1:].islower() or " " in word:
+        return False
+    found = list(re.finditer(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])", text))
+    return bool(found) and all(_SENTENCE_END.search(text[:m.start()]) or not text[:m.start()].strip()
+                               for m in found)
 
 
 @functools.lru_cache(maxsize=None)

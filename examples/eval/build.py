@@ -1,6 +1,14 @@
-"""Writes examples/eval/postings.jsonl: the labelled evaluation set (hand-written
-postings, gold skills as they appear in the text, a hand-given clarity score 1-10).
-Edit the rows here and run `python examples/eval/build.py`; the JSONL is what the
+"""Writes the labelled evaluation sets (hand-written postings, gold skills as they
+appear in the text, a hand-given clarity score 1-10):
+
+- examples/eval/postings.jsonl (``ROWS``): the set the benchmark reads and the quality
+  rules were tuned on.
+- examples/eval/heldout.jsonl (``HELDOUT_ROWS``): 16 further postings (new employers,
+  texts and occupations, labelled the same way), written after the quality rules were
+  tuned on postings.jsonl and never used to tune them; only for checking that those
+  rules generalise.
+
+Edit the rows here and run `python examples/eval/build.py`; the JSONL files are what the
 benchmark reads. Each row is a posting `wavestream submit` accepts once `gold` is
 removed (`jq -c 'del(.gold)'`)."""
 
@@ -218,11 +226,110 @@ ROWS = [
 ]
 
 
-def main() -> None:
-    out = Path(__file__).with_name("postings.jsonl")
+# Held out: written after the quality rules were tuned on ROWS; never used to tune them.
+HELDOUT_ROWS = [
+ ("held-01", "Systems Administrator", "Northgate Hosting", "Edinburgh, UK", "software",
+  "Northgate Hosting runs about 900 servers for web agencies across Scotland. As systems administrator you keep our "
+  "Debian and Red Hat Enterprise Linux servers patched, automate configuration with Ansible, monitor services with "
+  "Prometheus and Grafana and restore data from Bacula backups when needed. You script in Bash and Python and "
+  "understand TCP/IP, DNS and firewalls (nftables). RHCSA certification is preferred. You join a paid on-call rota "
+  "one week in six. Permanent, 37.5 hours, GBP 48,000-55,000.",
+  ["Debian", "Red Hat Enterprise Linux", "Ansible", "Prometheus", "Grafana", "Bacula", "Bash", "Python", "TCP/IP",
+   "DNS", "firewalls", "nftables", "RHCSA"], 10),
+ ("held-02", "Pharmacy Technician", "Larchwood Pharmacy", "Norwich, UK", "health care",
+  "Larchwood Pharmacy, a busy community pharmacy, is recruiting a pharmacy technician. Your duties are dispensing "
+  "prescriptions, accuracy checking, keeping the controlled drugs register and ordering stock through our PMR system "
+  "(ProScript Connect). You must be registered with the GPhC; an accuracy checking qualification is a plus. "
+  "37.5 hours, Monday to Saturday on a rota, GBP 26,500.",
+  ["dispensing", "accuracy checking", "controlled drugs register", "PMR system", "ProScript Connect", "GPhC"], 9),
+ ("held-03", "Painter and Decorator", "Hartley Homes", "Leicester, UK", "trades",
+  "Hartley Homes needs a painter and decorator for interior and exterior work on our new-build sites. The work "
+  "covers surface preparation, filling and sanding, and applying paint by brush and roller; paper hanging is a bonus. "
+  "You need site experience and your own hand tools. Self-employed, GBP 160 a day.",
+  ["surface preparation", "filling and sanding", "brush and roller", "paper hanging"], 6),
+ ("held-04", "Regional Truck Driver", "Redrock Freight Lines", "Dallas, TX", "logistics",
+  "Redrock Freight Lines is hiring drivers for regional dry van routes in Texas, Oklahoma and Arkansas, home every "
+  "weekend. You need a Class A CDL, a current DOT medical card, a clean MVR and at least 1 year of tractor-trailer "
+  "experience; a Hazmat endorsement is a plus. You log hours of service on an electronic logging device. Pay is "
+  "62-68 cents per mile.",
+  ["Class A CDL", "DOT medical card", "clean MVR", "tractor-trailer experience", "Hazmat endorsement",
+   "hours of service", "electronic logging device"], 8),
+ ("held-05", "Shop Assistant", "Kwik Corner", "Cork, Ireland", "retail",
+  "Shop assistant wanted for a busy convenience store. Evenings and weekends. Experience on a till is helpful. "
+  "Drop your CV in store.",
+  ["till"], 3),
+ ("held-06", "Bartender", "The Velvet Fox", "Nottingham, UK", "hospitality",
+  "The Velvet Fox cocktail bar needs a bartender for busy weekend nights. The job is cocktail making, fast drinks "
+  "service, cash handling and keeping the bar stocked and clean. Some bar experience is wanted; holding a personal "
+  "licence is a bonus. Thursday to Saturday evenings, hourly pay plus tips.",
+  ["cocktail making", "cash handling", "bar experience", "personal licence"], 5),
+ ("held-07", "Finance Administrator", "Fairhaven Housing Association", "Swindon, UK", "finance",
+  "Fairhaven Housing Association is looking for a finance administrator. You will process the monthly payroll for "
+  "around 400 employees in Sage 200, deal with starters, leavers and statutory sick pay, and answer staff queries. "
+  "Previous payroll experience is needed; knowledge of pension auto-enrolment is helpful. Hybrid working, salary "
+  "depending on experience.",
+  ["payroll", "Sage 200", "statutory sick pay", "pension auto-enrolment"], 7),
+ ("held-08", "EFL Teacher", "Harbourview Language School", "Valletta, Malta", "education",
+  "Harbourview Language School is hiring a teacher for adult general English and IELTS preparation classes of up to "
+  "12 students. Duties include lesson planning with our coursebooks, teaching all four skills and giving written "
+  "feedback on homework. You hold CELTA or Trinity CertTESOL and a degree, and speak English at native level. "
+  "25 contact hours a week, June to September, EUR 17 per hour.",
+  ["IELTS preparation", "lesson planning", "CELTA", "Trinity CertTESOL", "English"], 8),
+ ("held-09", "Sales Rockstar", "SunPeak Solar", "", "sales",
+  "Are you a sales rockstar? SunPeak Solar is growing fast and needs hungry, confident closers who thrive in a "
+  "fast-paced environment. You will make cold calls to homeowners and book appointments for our advisers. No "
+  "experience needed, uncapped commission and an amazing team culture!",
+  ["cold calls"], 3),
+ ("held-10", "Library Assistant", "Eastmere Borough Council", "Eastmere, UK", "public sector",
+  "Eastmere Borough Council's library service is looking for a library assistant for its branch libraries. You will "
+  "welcome visitors, issue and return books, help people use the public computers and support children's "
+  "activities. Good computer skills are useful. Part-time, hours to be agreed.",
+  ["computer skills"], 4),
+ ("held-11", "Maintenance Technician (Electrical)", "Calderwood Foods", "Wigan, UK", "manufacturing",
+  "Calderwood Foods makes chilled ready meals on six packaging lines. As maintenance technician you carry out "
+  "planned preventive maintenance, breakdown repairs and fault finding on conveyors, tray sealers and checkweighers. "
+  "You diagnose Siemens S7 PLCs in TIA Portal, work on pneumatics and hydraulics and record every job in SAP PM. "
+  "Requirements: an HNC in Electrical Engineering (or equivalent) and 3 years of maintenance in food or packaging "
+  "manufacturing. 4 on 4 off, 12-hour days and nights, GBP 46,000 including shift allowance.",
+  ["planned preventive maintenance", "breakdown repairs", "fault finding", "Siemens S7", "PLCs", "TIA Portal",
+   "pneumatics", "hydraulics", "SAP PM", "HNC in Electrical Engineering"], 10),
+ ("held-12", "Marketing Wizard", "Nova Ventures", "", "marketing",
+  "Do you live and breathe marketing? We are a disruptive, fast-growing brand on a mission and we need a creative "
+  "wizard to take us to the next level. You are passionate, bold and a true team player. Competitive package. "
+  "Slide into our DMs!",
+  [], 1),
+ ("held-13", "Cleaner", "SparkleCo Services", "", "cleaning",
+  "Cleaners needed for evening work. You must be reliable, trustworthy and hard-working. Experience is a plus but "
+  "not essential. Good rates of pay and an immediate start. Text us for more details.",
+  [], 2),
+ ("held-14", "Sicherheitsmitarbeiter (m/w/d)", "Nordlicht Sicherheitsdienste GmbH", "Bremen", "security",
+  "Die Nordlicht Sicherheitsdienste GmbH sucht Sicherheitsmitarbeiter für den Objektschutz in einem "
+  "Logistikzentrum. Zu Ihren Aufgaben gehören Zugangskontrollen, Streifengänge auf dem Gelände und die "
+  "Videoüberwachung. Sie haben die Sachkundeprüfung nach § 34a GewO bestanden und sprechen gut Deutsch; ein "
+  "Erste-Hilfe-Kurs ist von Vorteil. Schichtdienst, auch nachts und am Wochenende, 15,50 Euro pro Stunde.",
+  ["Zugangskontrollen", "Streifengänge", "Videoüberwachung", "Sachkundeprüfung nach § 34a GewO", "Deutsch",
+   "Erste-Hilfe-Kurs"], 7),
+ ("held-15", "Peón agrícola (h/m)", "Cooperativa Huerta del Segura", "Murcia, España", "agriculture",
+  "La Cooperativa Huerta del Segura busca peones para sus fincas de cítricos. Tus tareas serán la poda, la "
+  "recolección de la fruta y el mantenimiento del riego por goteo. Se valora saber manejar tractor y tener carné de "
+  "conducir. Contrato por campaña, de octubre a mayo.",
+  ["poda", "recolección", "riego por goteo", "manejar tractor", "carné de conducir"], 6),
+ ("held-16", "Property Paralegal", "Ashworth Reid Solicitors", "Exeter, UK", "legal",
+  "Ashworth Reid Solicitors is looking for a paralegal to support two solicitors on residential conveyancing files "
+  "from instruction to completion. Your work covers pre-contract enquiries, local authority searches, TR1 transfer "
+  "forms, SDLT returns and registrations with HM Land Registry, all in our case management system, Proclaim. At "
+  "least one year of residential conveyancing experience is required; a CILEx qualification is welcome. "
+  "Full-time, Monday to Friday, GBP 25,000-28,000.",
+  ["residential conveyancing", "pre-contract enquiries", "local authority searches", "TR1 transfer forms",
+   "SDLT returns", "HM Land Registry", "case management system", "Proclaim", "CILEx"], 9),
+]
+
+
+def write(rows: list, name: str) -> None:
+    out = Path(__file__).with_name(name)
     lines = []
     # A fixed shuffle: any prefix (bench --limit) spreads over occupations and clarity.
-    ordered = list(ROWS)
+    ordered = list(rows)
     random.Random(10).shuffle(ordered)
     for pid, title, company, location, occupation, description, skills, clarity in ordered:
         missing = [s for s in skills if s.lower() not in description.lower()]
@@ -233,6 +340,13 @@ def main() -> None:
         lines.append(json.dumps(row, ensure_ascii=False))
     out.write_text("\n".join(lines) + "\n")
     print(f"{len(lines)} postings -> {out}")
+
+
+def main() -> None:
+    ids = [row[0] for row in ROWS + HELDOUT_ROWS]
+    assert len(ids) == len(set(ids)), "posting ids repeat"
+    write(ROWS, "postings.jsonl")
+    write(HELDOUT_ROWS, "heldout.jsonl")
 
 
 if __name__ == "__main__":
