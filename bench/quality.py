@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from consumers.exceptions import ActorError  # noqa: E402
 from consumers.grounding import occurs  # noqa: E402
-from consumers.quality import identity_reason, invented_names, same_language  # noqa: E402
+from consumers.quality import invented_names, same_language  # noqa: E402
+from consumers.skill_filters import identity_reason  # noqa: E402
 
 STAGES = ("summarize", "extract_skills", "score")
 EVAL_SET = ROOT / "examples" / "eval" / "postings.jsonl"

@@ -61,7 +61,7 @@ from consumers.exceptions import WorkflowError
 from consumers.grammar import gbnf_literal, int_grammar, json_schema_grammar
 from consumers.grounding import ground, occurs  # noqa: F401 - re-exported
 from consumers.json_contract import JsonContract
-from consumers.quality import invented_names, same_language
+from consumers.quality import invented_names, respell_names, same_language
 from consumers.scoring import ScoreError, candidates, distribution, score_output
 
 #: Rationale sentence length bounds (characters after the first letter).
@@ -114,7 +114,9 @@ class TextContract(Contract):
             if problem:
                 raise ContractViolation(f"text output is not in the posting's language: {problem}")
         if self.names_from:
-            invented = invented_names(text, _joined(refs, self.names_from))
+            source = _joined(refs, self.names_from)
+            text = respell_names(text, source)  # "Datawerk" for the posting's "Datenwerk"
+            invented = invented_names(text, source)
             if invented:
                 raise ContractViolation(f"text output names {', '.join(map(repr, invented))}, "
                                         "which the posting does not name")

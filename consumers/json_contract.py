@@ -14,7 +14,8 @@ import jsonschema
 from consumers.contract_base import Contract, ContractViolation
 from consumers.grammar import DEFAULT_MAX_ITEMS, DEFAULT_MAX_STRING, json_schema_grammar, trie_grammar
 from consumers.grounding import ground, phrases
-from consumers.quality import conditions_reason, detect_language, everyday_reason, identity_reason, traits_reason
+from consumers.quality import detect_language
+from consumers.skill_filters import conditions_reason, everyday_reason, identity_reason, traits_reason
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,11 @@ class JsonContract(Contract):
     def _excluded(self, refs: Mapping[str, str] | None, grounding: str, *,
                   everyday: bool = True) -> Callable[[str], bool]:
         """Whether an item is excluded: the employer, the location, the title or a person
-        (:func:`consumers.quality.identity_reason`, which reads ``grounding`` for how the
+        (:func:`consumers.skill_filters.identity_reason`, which reads ``grounding`` for how the
         posting uses the title's words), with ``conditions`` a working condition
-        (:func:`consumers.quality.conditions_reason`), with ``traits`` a personal trait
-        (:func:`consumers.quality.traits_reason`), with ``everyday`` an everyday word of
-        ``grounding``'s language (:func:`consumers.quality.everyday_reason`)."""
+        (:func:`consumers.skill_filters.conditions_reason`), with ``traits`` a personal trait
+        (:func:`consumers.skill_filters.traits_reason`), with ``everyday`` an everyday word of
+        ``grounding``'s language (:func:`consumers.skill_filters.everyday_reason`)."""
         identity = {kind: (refs or {}).get(ref, "") for kind, ref in self.exclude.items()}
         everyday = everyday and self.exclude_everyday
         language = detect_language(grounding) if everyday else None

@@ -1,4 +1,4 @@
-"""The quality checks of consumers.quality and the contracts that enforce them: the
+"""The quality checks of consumers.quality and consumers.skill_filters and the contracts that enforce them: the
 posting's language, names the posting does not contain, and skills that are the
 employer, the location, the title or a working condition."""
 
@@ -9,7 +9,8 @@ import json
 import pytest
 
 from consumers.contracts import ContractViolation, build_contract, ref_values
-from consumers.quality import conditions_reason, detect_language, identity_reason, identity_skills, invented_names, same_language
+from consumers.quality import detect_language, invented_names, same_language
+from consumers.skill_filters import conditions_reason, identity_reason, identity_skills
 
 pytestmark = pytest.mark.unit
 
@@ -214,7 +215,7 @@ def test_grounded_phrases_end_on_a_number_only_after_a_name():
 
 
 def test_everyday_reason_takes_frequent_lowercase_single_words_of_the_language():
-    from consumers.quality import everyday_reason
+    from consumers.skill_filters import everyday_reason
 
     for word in ("work", "data", "support", "money"):
         assert everyday_reason(word, "en") == "an everyday word", word
@@ -254,3 +255,18 @@ def test_a_grounded_list_grammar_asks_for_one_item_even_with_min_items_0():
     grammar = build_contract(EVERYDAY).grammar_for(FACTORY["posting"]["description"])
     assert grammar.splitlines()[0] == 'root ::= "[" item (", " item){0,7} "]"'
     assert build_contract(EVERYDAY).grammar_for("") == 'root ::= "[]"\n'
+
+
+def test_a_name_one_or_two_letters_off_the_postings_is_respelt_not_refused():
+    from consumers.quality import respell_names
+
+    source = "Die Datenwerk GmbH sucht einen Softwareentwickler in München. Wir arbeiten mit Java."
+    assert respell_names("Datawerk GmbH sucht einen Entwickler.", source) == "Datenwerk GmbH sucht einen Entwickler."
+    assert respell_names("Dataworks sucht Entwickler.", source) == "Dataworks sucht Entwickler."  # 4 edits: another name
+    assert respell_names("Danke, Daten sind wichtig.", source) == "Danke, Daten sind wichtig."  # words, not names
+    contract = build_contract({"type": "text", "names_from": ["posting.company", "posting.description"]})
+    refs = {"posting.company": "Datenwerk GmbH", "posting.description": source}
+    summary = "Die Datawerk GmbH sucht einen Softwareentwickler in München. Sie arbeiten mit Java und Spring."
+    assert contract.check(summary, refs=refs) == summary.replace("Datawerk", "Datenwerk")
+    with pytest.raises(ContractViolation, match="names 'Dataworks'"):
+        contract.check(summary.replace("Datawerk", "Dataworks"), refs=refs)

@@ -12,7 +12,7 @@ import pytest
 
 from consumers.contracts import build_contract
 from consumers.grounding import occurs, phrases
-from consumers.quality import everyday_reason, identity_reason, traits_reason
+from consumers.skill_filters import everyday_reason, identity_reason, traits_reason
 from consumers.workflow import load_workflow
 from wavestream.resources import default_workflow
 
