@@ -30,7 +30,8 @@ _STOPWORDS = frozenset(
     "eur usd gbp cad chf salary pay paid office remote hybrid join apply now "
     "good great excellent strong solid various needed flexible stuff things details unlimited "
     "task tasks duty duties help client clients role roles company main free potential soon start "
-    "between given aufgaben tareas tâches erfahrung experiencia expérience provided opportunity opportunities cv resume".split()
+    "between given provided opportunity opportunities cv resume "
+    "aufgaben tareas tâches erfahrung experiencia expérience".split()
 ).union(*STOPWORDS.values())
 
 

@@ -157,8 +157,9 @@ def respell_names(output: str, source: str) -> str:
     """``output`` with each capitalised word that ``source`` does not contain, but that is
     a near miss of a capitalised word of ``source`` (same first letter, at least five
     letters, at most :data:`MAX_NAME_EDITS` edits and a quarter of its letters, and not a
-    word of the output's language), written as ``source`` writes it. A small model copies a name one letter off ("Datawerk GmbH"
-    for "Datenwerk GmbH"); a name it invents stays as it is, for :func:`invented_names`."""
+    word of the output's language), written as ``source`` writes it. A small model
+    copies a name one letter off ("Datawerk GmbH" for "Datenwerk GmbH"); a name it
+    invents stays as it is, for :func:`invented_names`."""
     from wordfreq import zipf_frequency
 
     source_words = {fold(w): w for w in words(source) if w[:1].isupper() and len(w) >= 5}
