@@ -21,7 +21,7 @@ _STOP = {
     "en": "the and of to a in for is are with on as be will you we our your this that an or at by from have has "
           "who which it their they all can must should",
     "de": "der die das und ist mit für von zu den dem des ein eine einer wir sie ihr ihre im auf bei auch sind als "
-          "oder nicht wird werden uns unser unsere unserer unseren unserem zur zum",
+          "oder nicht wird werden uns unser unsere unserer unseren unserem ihren ihrem ihrer zur zum",
     "es": "el la los las y de del en con para por un una es son que se su sus nuestro nuestra buscamos al como "
           "más o experiencia",
     "fr": "le la les et de des du en pour avec un une est sont que qui nous vous votre notre au aux sur dans "

@@ -109,7 +109,8 @@ def identity_reason(item: str, *, employer: str = "", location: str = "", title:
     employer_core = _norm(_LEGAL.sub(" ", employer or ""))
     if employer and _LEGAL.fullmatch(item.strip()) and _LEGAL.search(employer):
         return "the employer"  # its legal form alone ("GmbH")
-    if employer_core and (_contains(employer_core, skill) or _contains(skill, employer_core)):
+    skill_core = _norm(_LEGAL.sub(" ", item))  # "Sicherheitsdienste GmbH" of "Nordwacht Sicherheitsdienste GmbH"
+    if employer_core and skill_core and (_contains(employer_core, skill_core) or _contains(skill, employer_core)):
         return "the employer"
     place = _norm(location or "")
     if place and (_contains(place, skill) or _contains(skill, place)):

@@ -140,3 +140,10 @@ def test_no_other_gold_skill_of_the_evaluation_sets_is_excluded():
         dropped |= {(posting["posting_id"], skill) for skill in posting["gold"]["skills"]
                     if contract.without_excluded([skill], refs, posting["description"]) == []}
     assert dropped == set(KNOWN_DROPPED)
+
+
+def test_the_employer_with_its_legal_form_is_the_employer():
+    employer = "Nordlicht Sicherheitsdienste GmbH"
+    for item in ("Sicherheitsdienste GmbH", "Nordlicht GmbH", "Nordlicht Sicherheitsdienste"):
+        assert identity_reason(item, employer=employer) == "the employer", item
+    assert identity_reason("Objektschutz", employer=employer) is None
