@@ -56,6 +56,7 @@ def _contains(haystack: str, needle: str) -> bool:
 _PEOPLE_WORDS = frozenset("""
 people person staff team employee candidate applicant operative machinist hygienist helper
 customer guest resident patient client child children student pupil company
+cliente kunde kunden
 """.split())
 _ROLE_OR_PEOPLE = _ROLE_WORDS | _PEOPLE_WORDS
 _GERMAN_ROLES = ("entwickler", "entwicklerin", "fachkraft", "mitarbeiter", "mitarbeiterin", "leiter", "leiterin",
@@ -147,8 +148,8 @@ fulltime parttime overtime shift night evening weekend weekday morning afternoon
 monday tuesday wednesday thursday friday saturday sunday daily
 salary wage pay paid bonus commission income equity benefit perk snack vibe holiday vacation pension
 gbp eur usd ote january february march april june july august september october november december
-seasonal temporary permanent contract freelance remote hybrid onsite relocation flexible
-vollzeit teilzeit gehalt bezahlung urlaub befristet unbefristet festanstellung homeoffice
+seasonal temporary permanent contract freelance remote hybrid onsite relocation flexible rota
+hybride hybrides híbrido híbrida vollzeit teilzeit gehalt bezahlung urlaub befristet unbefristet festanstellung homeoffice
 jornada horario salario sueldo turno contrato vacaciones
 cdi cdd salaire horaire contrat
 """.split())

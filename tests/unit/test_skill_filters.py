@@ -12,7 +12,7 @@ import pytest
 
 from consumers.contracts import build_contract
 from consumers.grounding import occurs, phrases
-from consumers.skill_filters import everyday_reason, identity_reason, traits_reason
+from consumers.skill_filters import conditions_reason, everyday_reason, identity_reason, traits_reason
 from consumers.workflow import load_workflow
 from wavestream.resources import default_workflow
 
@@ -42,7 +42,7 @@ def test_a_title_word_the_posting_also_uses_on_its_own_stays_a_skill():
 @pytest.mark.parametrize("item", [
     "caring people", "warehouse operatives", "field sales rep", "electrician for domestic",
     "Colorado journeyman plumber", "logistics coordinator to plan", "delays with customers",
-    "mid-sized companies", "Softwareentwickler", "vendeur pour sa",
+    "mid-sized companies", "Softwareentwickler", "vendeur pour sa", "atender a los clientes",
 ])
 def test_items_that_name_a_person_are_no_skills(item):
     assert identity_reason(item, title="Anything") == "a person, not a skill"
@@ -147,3 +147,8 @@ def test_the_employer_with_its_legal_form_is_the_employer():
     for item in ("Sicherheitsdienste GmbH", "Nordlicht GmbH", "Nordlicht Sicherheitsdienste"):
         assert identity_reason(item, employer=employer) == "the employer", item
     assert identity_reason("Objektschutz", employer=employer) is None
+
+
+@pytest.mark.parametrize("item", ["hybrides Arbeiten", "trabajo híbrido", "37.5 hours on a rota"])
+def test_hybrid_work_and_rotas_in_other_words_are_working_conditions(item):
+    assert conditions_reason(item) == "working conditions"
