@@ -19,10 +19,11 @@ A stage's ``output`` mapping (workflows/*.yaml) builds one contract:
   ``exclude: {employer: posting.company, location: posting.location, title:
   posting.title}`` drops items that are the employer, the location or words of the
   title alone and items that name a person, ``conditions: true`` in it working
-  conditions (hours, shifts, days, contract, pay, perks: "Full-time"), from the
-  grammar's phrases and again after decoding; ``traits: true`` drops personal traits
-  and hype ("motivated", "kind and patient") and ``everyday: true`` one-word everyday words of the grounding text's
-  language ("work", "data") after decoding only (:mod:`consumers.json_contract`).
+  conditions (hours, shifts, days, contract, pay, perks: "Full-time") and ``traits:
+  true`` personal traits and hype ("motivated", "kind and patient"), from the grammar's
+  phrases and again after decoding; ``everyday: true`` drops one-word everyday words of
+  the grounding text's language ("work", "data") after decoding only
+  (:mod:`consumers.json_contract`, :mod:`consumers.skill_filters`).
 - ``{type: int, min: A, max: B, rationale: true}``: an integer in [A, B]. With a
   rationale the model writes ``Score: <n>/<B>. Reason: <one sentence>`` and the stored
   output is the JSON object ``{"value": n, "rationale": "..."}``; without one it writes

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterable
 
@@ -76,7 +77,8 @@ def _names_person(item_words: list[str], title_words: set[str]) -> bool:
         if forms & _AMBIGUOUS_ROLES:
             return bool(forms & title_words)
         # German compounds end in their role word ("Softwareentwickler", "Pflegefachkraft")
-        return bool(forms & _ROLE_OR_PEOPLE) or any(len(word) > len(r) + 2 and word.endswith(r) for r in _GERMAN_ROLES)
+        compound = any(len(word) > len(r) + 2 and word.endswith(r) for r in _GERMAN_ROLES)
+        return compound or bool(forms & _ROLE_OR_PEOPLE)
     if role(item_words[-1]):
         return True
     return any(role(word) and nxt in _PREPOSITIONS for word, nxt in zip(item_words, item_words[1:]))
@@ -86,14 +88,21 @@ def _names_the_job(skill: str, title_words: set[str], text: str) -> bool:
     """Whether the item is nothing but words of the title that, wherever ``text`` uses
     them, qualify the job's name ("CNC" in "a CNC machinist", "Teaching" in "Teaching
     assistant needed"): they name the job, not a skill it asks for."""
-    item_words = [_singular(w) for w in skill.split()]
+    item_words = tuple(_singular(w) for w in skill.split())
     if not text or not all(w in title_words for w in item_words):
         return False
-    tokens = [_singular(fold(w)) for w in words(text)]
+    tokens = _tokens(text)
     n = len(item_words)
     followers = [tokens[i + n] if i + n < len(tokens) else ""
                  for i in range(len(tokens) - n + 1) if tokens[i:i + n] == item_words]
     return bool(followers) and all(f in _ROLE_OR_PEOPLE or f == "help" for f in followers)
+
+
+@functools.lru_cache(maxsize=64)
+def _tokens(text: str) -> tuple[str, ...]:
+    """The folded, singular words of ``text`` (once per text: a grammar asks for each of
+    up to 800 phrases)."""
+    return tuple(_singular(fold(w)) for w in words(text))
 
 
 def identity_reason(item: str, *, employer: str = "", location: str = "", title: str = "",
@@ -110,7 +119,7 @@ def identity_reason(item: str, *, employer: str = "", location: str = "", title:
     employer_core = _norm(_LEGAL.sub(" ", employer or ""))
     if employer and _LEGAL.fullmatch(item.strip()) and _LEGAL.search(employer):
         return "the employer"  # its legal form alone ("GmbH")
-    skill_core = _norm(_LEGAL.sub(" ", item))  # "Sicherheitsdienste GmbH" of "Nordwacht Sicherheitsdienste GmbH"
+    skill_core = _norm(_LEGAL.sub(" ", item))  # "Sicherheitsdienste GmbH" of "Nordlicht Sicherheitsdienste GmbH"
     if employer_core and skill_core and (_contains(employer_core, skill_core) or _contains(skill, employer_core)):
         return "the employer"
     place = _norm(location or "")
@@ -122,9 +131,10 @@ def identity_reason(item: str, *, employer: str = "", location: str = "", title:
     if title_norm and (skill == title_norm or (
             all(w in title_words for w in item_words) and any(w in _ROLE_WORDS for w in item_words))):
         return "the job title"
-    if title_norm and _names_the_job(skill, title_words, _norm(text)):
+    if title_norm and _names_the_job(skill, title_words, text):
         return "the job title"
-    if _names_person([w for w in skill.split() if len(w) > 1] or [""], title_words):
+    named = [w for w in skill.split() if len(w) > 1]  # "3D", "F#": no role letters
+    if named and _names_person(named, title_words):
         return "a person, not a skill"
     return None
 
@@ -149,7 +159,8 @@ monday tuesday wednesday thursday friday saturday sunday daily
 salary wage pay paid bonus commission income equity benefit perk snack vibe holiday vacation pension
 gbp eur usd ote january february march april june july august september october november december
 seasonal temporary permanent contract freelance remote hybrid onsite relocation flexible rota
-hybride hybrides híbrido híbrida vollzeit teilzeit gehalt bezahlung urlaub befristet unbefristet festanstellung homeoffice
+hybride hybrides híbrido híbrida
+vollzeit teilzeit gehalt bezahlung urlaub befristet unbefristet festanstellung homeoffice
 jornada horario salario sueldo turno contrato vacaciones
 cdi cdd salaire horaire contrat
 """.split())
