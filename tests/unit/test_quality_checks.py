@@ -1,6 +1,7 @@
-"""The quality checks of consumers.quality and consumers.skill_filters and the contracts that enforce them: the
-posting's language, names the posting does not contain, and skills that are the
-employer, the location, the title or a working condition."""
+"""The quality checks of consumers.quality and consumers.skill_filters and the contracts
+that enforce them: the posting's language, names the posting does not contain (or
+misspells), and skills that are the employer, the location, the title or a working
+condition."""
 
 from __future__ import annotations
 
