@@ -1,7 +1,7 @@
 """What a skills list may not hold beyond the employer, the location and the title: the
 job's name inside the posting's words, people, personal traits, sentence-initial
 everyday words; and the grounded phrases a grammar offers (possessives, clauses, four
-words). The last test holds every gold skill of examples/eval against the default
+words). One test holds every gold skill of examples/eval against the default
 workflow's exclusions."""
 
 from __future__ import annotations
