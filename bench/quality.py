@@ -37,13 +37,12 @@ sys.path.insert(0, str(ROOT))
 from consumers.exceptions import ActorError  # noqa: E402
 from consumers.grounding import occurs  # noqa: E402
 from consumers.quality import invented_names, same_language  # noqa: E402
-from consumers.skill_filters import identity_reason  # noqa: E402
+from consumers.skill_filters import IDENTITY_REASONS, identity_reason  # noqa: E402
 
 STAGES = ("summarize", "extract_skills", "score")
 EVAL_SET = ROOT / "examples" / "eval" / "postings.jsonl"
 #: Written after the skill filters were tuned on EVAL_SET and never used to tune them.
 HELDOUT_SET = ROOT / "examples" / "eval" / "heldout.jsonl"
-IDENTITY = ("the employer", "the location", "the job title")
 
 
 def sample_postings(path: Path, limit: int) -> list[dict]:
@@ -178,7 +177,7 @@ def evaluate(workflow: Any, model: str | None, postings: list[dict], args: argpa
         for s in skills:
             reason = identity_reason(s, employer=posting.get("company") or "", location=posting.get("location") or "",
                                      title=posting["title"], text=posting["description"])
-            if reason in IDENTITY:
+            if reason in IDENTITY_REASONS:
                 identity.append(f"{posting['posting_id']}: {s!r} is {reason}")
         if outputs["score"]:
             value = json.loads(outputs["score"])

@@ -105,6 +105,11 @@ def _tokens(text: str) -> tuple[str, ...]:
     return tuple(_singular(fold(w)) for w in words(text))
 
 
+#: The reasons of :func:`identity_reason` that an item is the posting's own identity (its
+#: other reason: the item names a person).
+IDENTITY_REASONS = ("the employer", "the location", "the job title")
+
+
 def identity_reason(item: str, *, employer: str = "", location: str = "", title: str = "",
                     text: str = "") -> str | None:
     """Why ``item`` is not a skill, or None when it may be one: it is (part of) the
@@ -141,7 +146,7 @@ def identity_reason(item: str, *, employer: str = "", location: str = "", title:
 
 def identity_skills(items: Iterable[str], *, employer: str = "", location: str = "",
                     title: str = "") -> list[tuple[str, str]]:
-    """(item, reason) for each item that is the employer, the location or the title."""
+    """(item, reason) for each item :func:`identity_reason` gives a reason for."""
     found = []
     for item in items:
         reason = identity_reason(item, employer=employer, location=location, title=title)
