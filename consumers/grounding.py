@@ -24,7 +24,7 @@ _JOINERS = frozenset("and of in for & und y et de du des del por".split())
 _NUMBER = re.compile(r"^[\d.,/+-]+$")  # "32 or 40", "85,000" are no skills: no phrase starts with one
 _STOPWORDS = frozenset(
     "a an and any are as at be been but by can do each for from has have if in into is it its least "
-    "may more most must nice no not of on or our per plus so such than that the their them then there "
+    "every may more most must nice no not of on or our per plus so such than that the their them then there "
     "these they this those to up us was we were what when where which who will with within would you your "
     "able also etc other year years week weeks day days hour hours required requirements experience "
     "eur usd gbp cad chf salary pay paid office remote hybrid join apply now "
@@ -39,33 +39,84 @@ def occurs(item: str, text: str) -> bool:
     """Whether ``item`` occurs in ``text``: case-insensitive, on word boundaries, any
     run of whitespace matching any other ("Go" is not found in "good", "Valid driver"
     not in "Valid driver's license": a possessive belongs to its word)."""
+    return _count(item, text) > 0
+
+
+def _count(item: str, text: str) -> int:
+    """How often ``item`` occurs in ``text`` (as :func:`occurs` finds it)."""
     words = [re.escape(w) for w in item.split()]
     if not words:
-        return False
+        return 0
     pattern = r"(?<![^\W_])" + r"\s+".join(words) + r"(?![^\W_]|['’][^\W_])"
-    return re.search(pattern, text, flags=re.IGNORECASE) is not None
+    return len(re.findall(pattern, text, flags=re.IGNORECASE))
 
 
 def ground(value: Any, text: str) -> Any:
     """``value`` with every string item of every array kept only when it
-    :func:`occurs` in ``text``, duplicates (case-insensitive) removed."""
+    :func:`occurs` in ``text``, each thing named once (:func:`distinct`)."""
     if isinstance(value, list):
         if all(isinstance(v, str) for v in value):
-            seen: set[str] = set()
-            kept = []
-            for item in (v.strip() for v in value):
-                if item and item.lower() not in seen and occurs(item, text):
-                    seen.add(item.lower())
-                    kept.append(item)
-            return kept
+            return distinct([item for item in (v.strip() for v in value) if item and occurs(item, text)], text)
         return [ground(v, text) for v in value]
     if isinstance(value, dict):
         return {k: ground(v, text) for k, v in value.items()}
     return value
 
 
+def distinct(items: list[str], text: str = "") -> list[str]:
+    """``items`` with each thing named once, where the first of them stood:
+
+    - a case-insensitive duplicate goes;
+    - of two items where one holds the other's words in a row, the longer goes when it is
+      a clause around the shorter ("log tickets in Zendesk", "geometry and calculus",
+      "handle complaints calmly": its extra words hold a stop word or are more than one),
+      else the shorter goes ("Illustrator" of "Adobe Illustrator", "software" of "HR
+      software"), unless ``text`` names it on its own too ("React" and "React Native");
+    - an acronym goes where ``text`` spells it out, as in "Qualified Teacher Status (QTS)",
+      and the spelled-out form is listed too."""
+    kept: list[str] = []
+    for item in items:
+        for i, other in enumerate(kept):
+            winner = _one_of(other, item, text)
+            if winner is not None:
+                kept[i] = winner
+                break
+        else:
+            kept.append(item)
+    return kept
+
+
+def _one_of(first: str, second: str, text: str) -> str | None:
+    """The one of two items to keep when they name the same thing, else None."""
+    a, b = first.lower().split(), second.lower().split()
+    if a == b:
+        return first
+    if _spells_out(first, second, text):
+        return second
+    if _spells_out(second, first, text):
+        return first
+    short, long_ = (first, second) if len(a) < len(b) else (second, first)
+    s, l = short.lower().split(), long_.lower().split()
+    at = next((i for i in range(len(l) - len(s) + 1) if l[i:i + len(s)] == s), None) if len(s) < len(l) else None
+    if at is None:
+        return None
+    extra = l[:at] + l[at + len(s):]
+    if len(extra) > 1 or any(w.strip(",.;:") in _STOPWORDS for w in extra):
+        return short  # the longer one is a clause around it
+    # "React" and "React Native" are two skills when the text names "React" on its own too.
+    return long_ if not text or _count(short, text) <= _count(long_, text) else None
+
+
+def _spells_out(acronym: str, phrase: str, text: str) -> bool:
+    """Whether ``text`` writes ``phrase`` followed by ``acronym`` in brackets."""
+    if not (acronym.isupper() and 1 < len(acronym) <= 8 and " " not in acronym):
+        return False
+    pattern = r"\s+".join(re.escape(w) for w in phrase.split()) + r"\s*\(\s*" + re.escape(acronym) + r"\s*\)"
+    return re.search(pattern, text, flags=re.IGNORECASE) is not None
+
+
 def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -> list[str]:
-    """Candidate items of a grounded list: runs of 1 to 3 words of ``text`` that neither
+    """Candidate items of a grounded list: runs of 1 to :data:`MAX_PHRASE_WORDS` words of ``text`` that neither
     start nor end with a stop word, do not start with a bare number nor end with one after
     a word that is not capitalised ("early 6", "14 22"; "ISO 9001" stays), hold no verb of a
     clause ("is hiring"), hold a letter and :func:`occurs` in ``text`` as written, in

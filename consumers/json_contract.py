@@ -15,7 +15,8 @@ from consumers.contract_base import Contract, ContractViolation
 from consumers.grammar import DEFAULT_MAX_ITEMS, DEFAULT_MAX_STRING, json_schema_grammar, trie_grammar
 from consumers.grounding import ground, phrases
 from consumers.quality import detect_language
-from consumers.skill_filters import conditions_reason, everyday_reason, identity_reason, traits_reason
+from consumers.skill_filters import (conditions_reason, description_reason, everyday_reason, identity_reason,
+                                     traits_reason)
 
 
 @dataclass(frozen=True)
@@ -38,16 +39,20 @@ class JsonContract(Contract):
         return bool(self.exclude or self.exclude_conditions or self.exclude_everyday or self.exclude_traits)
 
     def _excluded(self, refs: Mapping[str, str] | None, grounding: str, *,
-                  everyday: bool = True) -> Callable[[str], bool]:
+                  decoded: bool = True) -> Callable[[str], bool]:
         """Whether an item is excluded: the employer, the location, the title or a person
         (:func:`consumers.skill_filters.identity_reason`, which reads ``grounding`` for how the
         posting uses the title's words), with ``conditions`` a working condition
         (:func:`consumers.skill_filters.conditions_reason`), with ``traits`` a personal trait
-        (:func:`consumers.skill_filters.traits_reason`), with ``everyday`` an everyday word of
-        ``grounding``'s language (:func:`consumers.skill_filters.everyday_reason`)."""
+        (:func:`consumers.skill_filters.traits_reason`). Only once ``decoded`` (the grammar
+        still offers them), with ``traits`` an item of an English posting ending in an
+        adjective or adverb (:func:`consumers.skill_filters.description_reason`) and with
+        ``everyday`` an everyday word of ``grounding``'s language
+        (:func:`consumers.skill_filters.everyday_reason`)."""
         identity = {kind: (refs or {}).get(ref, "") for kind, ref in self.exclude.items()}
-        everyday = everyday and self.exclude_everyday
-        language = detect_language(grounding) if everyday else None
+        everyday = decoded and self.exclude_everyday
+        description = decoded and self.exclude_traits
+        language = detect_language(grounding) if everyday or description else None
 
         def excluded(item: str) -> bool:
             if identity and identity_reason(item, text=grounding, **identity) is not None:
@@ -55,6 +60,8 @@ class JsonContract(Contract):
             if self.exclude_conditions and conditions_reason(item) is not None:
                 return True
             if self.exclude_traits and traits_reason(item) is not None:
+                return True
+            if description and description_reason(item, language) is not None:
                 return True
             return everyday and everyday_reason(item, language, grounding) is not None
         return excluded
@@ -100,7 +107,7 @@ class JsonContract(Contract):
             # Everyday words stay offered: taken out of the grammar, the model writes a
             # phrase around them instead ("data" -> "data warehouse"); they are dropped
             # after decoding (bench/quality.py: precision 0.61 against 0.66).
-            excluded = self._excluded(refs, grounding, everyday=False)
+            excluded = self._excluded(refs, grounding, decoded=False)
             candidates = [c for c in candidates if not excluded(c)]
         high = int(self.schema.get("maxItems", DEFAULT_MAX_ITEMS))
         if not candidates or high < 1:

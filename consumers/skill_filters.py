@@ -6,6 +6,8 @@
 - :func:`conditions_reason`: working conditions, not skills: hours, shifts, days,
   contract, pay and perks ("Full-time", "Evenings and weekends", "CDI").
 - :func:`traits_reason`: personal traits and hype ("motivated", "kind and patient").
+- :func:`description_reason`: an English item that ends in an adjective or adverb
+  ("helpful", "overhead cranes safely"; parts of speech from ``lemminflect``).
 - :func:`everyday_reason`: one-word everyday words of the posting's language ("work",
   "data", "support"; word frequencies from ``wordfreq``).
 
@@ -68,20 +70,38 @@ _AMBIGUOUS_ROLES = frozenset("server agent controller driver operator".split())
 _PREPOSITIONS = frozenset("for of at in with to pour de für bei para en".split())
 
 
-def _names_person(item_words: list[str], title_words: set[str]) -> bool:
+def _names_person(item_words: list[str], title_words: set[str], text: str = "") -> bool:
     """Whether the item names a person: it ends in a role or people word ("warehouse
     operatives", "field sales rep") or holds one followed by a preposition ("electrician
-    for domestic", "logistics coordinator to plan")."""
+    for domestic", "logistics coordinator to plan", and with a title word that names the
+    job in ``text``: "decorator for interior")."""
     def role(word: str) -> bool:
         forms = {word, _singular(word), word[:-3] + "y" if word.endswith("ies") else word}
         if forms & _AMBIGUOUS_ROLES:
             return bool(forms & title_words)
+        if _singular(word) in title_words and _names_a_job(_singular(word), text):
+            return True
         # German compounds end in their role word ("Softwareentwickler", "Pflegefachkraft")
         compound = any(len(word) > len(r) + 2 and word.endswith(r) for r in _GERMAN_ROLES)
         return compound or bool(forms & _ROLE_OR_PEOPLE)
     if role(item_words[-1]):
         return True
     return any(role(word) and nxt in _PREPOSITIONS for word, nxt in zip(item_words, item_words[1:]))
+
+
+#: Endings of nouns that name who does something ("painter", "decorator", "florist").
+_AGENT_ENDINGS = ("er", "or", "ist", "ian", "eur", "euse", "ero", "era")
+
+
+def _names_a_job(word: str, text: str) -> bool:
+    """Whether ``word`` (folded, singular) of a title names a job: a role word ("engineer",
+    "senior"), or a noun of who does something that ``text`` writes in lowercase
+    ("painter" of "Painter and Decorator"; "Docker", a name, is capitalised)."""
+    if word in _ROLE_WORDS:
+        return True
+    if len(word) < 5 or not word.endswith(_AGENT_ENDINGS):
+        return False
+    return any(_singular(fold(w)) == word for w in words(text) if w.islower())
 
 
 def _names_the_job(skill: str, title_words: set[str], text: str) -> bool:
@@ -114,7 +134,8 @@ def identity_reason(item: str, *, employer: str = "", location: str = "", title:
                     text: str = "") -> str | None:
     """Why ``item`` is not a skill, or None when it may be one: it is (part of) the
     employer's name or the location; it holds nothing but words of the job title naming
-    the job itself (a role word such as "Engineer", "Nurse", "Senior"), or title words
+    the job itself (a role word such as "Engineer", "Nurse", "Senior", or a noun of who
+    does something that ``text`` writes in lowercase: "painter"), or title words
     that qualify the job's name wherever the posting's ``text`` uses them ("CNC" of "CNC
     machinist"); or it names a person ("caring people", "electrician for domestic",
     "delays with customers"; "coded welder certificate" stays a skill)."""
@@ -134,12 +155,12 @@ def identity_reason(item: str, *, employer: str = "", location: str = "", title:
     title_words = {_singular(w) for w in title_norm.split()}
     item_words = [_singular(w) for w in skill.split()]
     if title_norm and (skill == title_norm or (
-            all(w in title_words for w in item_words) and any(w in _ROLE_WORDS for w in item_words))):
+            all(w in title_words for w in item_words) and any(_names_a_job(w, text) for w in item_words))):
         return "the job title"
     if title_norm and _names_the_job(skill, title_words, text):
         return "the job title"
     named = [w for w in skill.split() if len(w) > 1]  # "3D", "F#": no role letters
-    if named and _names_person(named, title_words):
+    if named and _names_person(named, title_words, text):
         return "a person, not a skill"
     return None
 
@@ -209,6 +230,23 @@ def traits_reason(item: str) -> str | None:
     if any(t in _TRAIT_WORDS for t in tokens) and all(t in _TRAIT_WORDS or t in _TRAIT_FILLER for t in tokens):
         return "a personal trait"
     return None
+
+
+def description_reason(item: str, language: str | None) -> str | None:
+    """"a description, not a skill" when ``language`` is English ("en") and ``item`` ends
+    in a lowercase word that is only ever an adjective or an adverb ("helpful",
+    "disruptive", "overhead cranes safely", "mid-sized"), else None. Parts of speech come
+    from ``lemminflect``'s English lexicon; a word it does not know is kept, and so is a
+    capitalised one ("Agile")."""
+    if language != "en":
+        return None
+    last = item.strip().split()[-1] if item.strip() else ""
+    if not last or last != last.lower() or not last.isalpha():
+        return None
+    from lemminflect import getAllLemmas
+
+    parts = set(getAllLemmas(last))
+    return "a description, not a skill" if parts and parts <= {"ADJ", "ADV"} else None
 
 
 #: A one-word, all-lowercase list item at least this frequent in the posting's language is

@@ -12,7 +12,8 @@ import pytest
 
 from consumers.contracts import build_contract
 from consumers.grounding import occurs, phrases
-from consumers.skill_filters import conditions_reason, everyday_reason, identity_reason, traits_reason
+from consumers.skill_filters import (conditions_reason, description_reason, everyday_reason, identity_reason,
+                                     traits_reason)
 from consumers.workflow import load_workflow
 from wavestream.resources import default_workflow
 
@@ -152,3 +153,42 @@ def test_the_employer_with_its_legal_form_is_the_employer():
 @pytest.mark.parametrize("item", ["hybrides Arbeiten", "trabajo híbrido", "37.5 hours on a rota"])
 def test_hybrid_work_and_rotas_in_other_words_are_working_conditions(item):
     assert conditions_reason(item) == "working conditions"
+
+
+def test_a_title_noun_of_who_does_the_job_is_the_title():
+    title = "Painter and Decorator"
+    text = "Hartley Homes needs a painter and decorator for interior work; applying paint by brush and roller."
+    for item in ("painter", "Decorator", "painter and decorator"):
+        assert identity_reason(item, title=title, text=text) == "the job title", item
+    assert identity_reason("paint", title=title, text=text) is None
+
+
+def test_a_capitalised_title_word_with_an_agent_ending_stays_a_skill():
+    text = "You run containers with Docker and Kubernetes."
+    assert identity_reason("Docker", title="Docker Specialist", text=text) is None
+    assert identity_reason("Specialist", title="Docker Specialist", text=text) == "the job title"
+
+
+@pytest.mark.parametrize("item", ["helpful", "disruptive", "overhead cranes safely", "hourly", "fluent"])
+def test_an_english_item_ending_in_an_adjective_or_adverb_is_a_description(item):
+    assert description_reason(item, "en") == "a description, not a skill"
+
+
+@pytest.mark.parametrize("item", ["Agile", "bilingual", "clean record", "busy", "till", "troubleshoot", "English",
+                                  "digital X-rays", "Python", "cash handling"])
+def test_nouns_verbs_names_and_capitalised_words_are_no_descriptions(item):
+    assert description_reason(item, "en") is None
+
+
+def test_descriptions_are_judged_in_english_only():
+    assert description_reason("helpful", None) is None
+    assert description_reason("freundlich", "de") is None
+
+
+def test_the_skills_contract_drops_descriptions_after_decoding_but_offers_them():
+    spec = {"type": "json", "grounded_in": "posting.description", "exclude": {"traits": True},
+            "schema": {"type": "array", "items": {"type": "string"}}}
+    contract = build_contract(spec)
+    text = "Shop assistant wanted for a busy convenience store. Experience on a till is helpful."
+    assert json.loads(contract.check(json.dumps(["till", "helpful"]), grounding=text)) == ["till"]
+    assert '"helpful"' in contract.grammar_for(text)
