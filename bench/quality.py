@@ -1,7 +1,9 @@
 """Output quality of a workflow's llm stages per model, on the labelled evaluation set
 (examples/eval/postings.jsonl: postings with gold skills and a hand-given clarity score;
 ``--eval examples/eval/heldout.jsonl``: 16 more, written after the skill filters were
-tuned on the first set and never used to tune them).
+tuned on the first set; ``--eval examples/eval/heldout2.jsonl``: 20 more, by an annotator
+blind to the filters and to every model output; examples/eval/GUIDELINE.md says who
+labelled what, bench/agreement.py how far a second annotation agrees with the gold).
 
 Runs summarize -> extract_skills -> score in process through the llm actor (no Kafka),
 each stage retried like the worker does (attempt n samples with seed + n - 1, up to the
@@ -41,8 +43,10 @@ from consumers.skill_filters import IDENTITY_REASONS, identity_reason  # noqa: E
 
 STAGES = ("summarize", "extract_skills", "score")
 EVAL_SET = ROOT / "examples" / "eval" / "postings.jsonl"
-#: Written after the skill filters were tuned on EVAL_SET and never used to tune them.
+#: Written after the skill filters were tuned on EVAL_SET (examples/eval/GUIDELINE.md).
 HELDOUT_SET = ROOT / "examples" / "eval" / "heldout.jsonl"
+#: Written blind to the filters and to every model output (examples/eval/GUIDELINE.md).
+HELDOUT2_SET = ROOT / "examples" / "eval" / "heldout2.jsonl"
 
 
 def sample_postings(path: Path, limit: int) -> list[dict]:

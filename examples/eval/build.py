@@ -6,7 +6,11 @@ appear in the text, a hand-given clarity score 1-10):
 - examples/eval/heldout.jsonl (``HELDOUT_ROWS``): 16 further postings (new employers,
   texts and occupations, labelled the same way), written after the quality rules were
   tuned on postings.jsonl and never used to tune them; only for checking that those
-  rules generalise.
+  rules generalise. Once measured, its mistakes were seen, and the next stop's filters
+  were written with them in view, so it is held out for the filters before that stop only.
+- examples/eval/heldout2.jsonl (``HELDOUT2_ROWS``): 20 postings in 20 sectors (one French,
+  one Italian), written by a second annotator blind to the filters and to every model
+  output; measured once with the filters of the stop that added it.
 
 Edit the rows here and run `python examples/eval/build.py`; the JSONL files are what the
 benchmark reads. Each row is a posting `wavestream submit` accepts once `gold` is
@@ -325,6 +329,133 @@ HELDOUT_ROWS = [
 ]
 
 
+# Held out, second set: written by another annotator, blind to the skill filters and to
+# every model output, after the filters of the stop that added it were written; measured
+# once, with those filters, and never used to tune them.
+HELDOUT2_ROWS = [
+ ("hold2-01", "Mobile Developer (iOS)", "Fjordlight Health Apps", "Oslo, Norway", "software",
+  "Fjordlight builds patient diary apps used by 40 Norwegian hospitals. As iOS developer you build features in Swift "
+  "and SwiftUI, write unit tests with XCTest and ship releases through Xcode Cloud and App Store Connect. You handle "
+  "offline data sync with Core Data, consume REST APIs and apply GDPR rules for health data. We need 3+ years of "
+  "native iOS development; you work in English, and Norwegian is a plus. Permanent, 37.5 hours, hybrid in Oslo, "
+  "NOK 720,000-820,000.",
+  ["Swift", "SwiftUI", "XCTest", "Xcode Cloud", "App Store Connect", "offline data sync", "Core Data", "REST APIs",
+   "GDPR", "native iOS development", "English", "Norwegian"], 10),
+ ("hold2-02", "Community Physiotherapist", "Kestrel Valley Community Health", "York, UK", "health care",
+  "Kestrel Valley Community Health is recruiting a Band 6 physiotherapist for its community rehabilitation team. You "
+  "assess and treat adults at home after falls, strokes and hip fractures, prescribe walking aids, deliver exercise "
+  "programmes and write clinical notes in SystmOne. You are registered with the HCPC, hold a full UK driving licence "
+  "and have experience in neurological rehabilitation. 37.5 hours, Monday to Friday 8:30-16:30, GBP 37,338-44,962 "
+  "plus mileage.",
+  ["prescribe walking aids", "exercise programmes", "SystmOne", "HCPC", "driving licence",
+   "neurological rehabilitation"], 10),
+ ("hold2-03", "HVAC Service Technician", "Northwind Mechanical", "Minneapolis, MN", "trades",
+  "Northwind Mechanical is hiring an HVAC service technician for commercial rooftop units, boilers and chillers. You "
+  "diagnose breakdowns, carry out refrigerant recovery, read wiring diagrams and do preventive maintenance on our "
+  "service contracts. Requirements: EPA 608 Universal certification, a Minnesota HVAC license or working toward one, "
+  "and a valid driver's license. Company truck provided, 40 hours plus one on-call weekend a month, USD 32-42 per hour.",
+  ["refrigerant recovery", "wiring diagrams", "preventive maintenance", "EPA 608 Universal certification",
+   "HVAC license", "driver's license"], 9),
+ ("hold2-04", "Forklift Driver", "Brantwood Distribution", "Wakefield, UK", "logistics",
+  "Brantwood Distribution is looking for forklift drivers for our chilled warehouse. You will load and unload "
+  "trailers, put away pallets and keep the racking area tidy. A counterbalance licence is essential. Night shifts, "
+  "Sunday to Thursday, ongoing work through an agency.",
+  ["counterbalance licence"], 5),
+ ("hold2-05", "Visual Merchandiser", "Halden & Co", "Aberdeen, UK", "retail",
+  "Halden & Co, a family-run department store, is looking for a visual merchandiser to dress windows and in-store "
+  "displays across our three floors. You will follow seasonal planograms, change mannequins and signage, and work "
+  "with store managers on promotions. A good eye for colour and some experience with Adobe Photoshop would be nice. "
+  "Full-time, competitive salary, staff discount.",
+  ["dress windows", "planograms", "Adobe Photoshop"], 6),
+ ("hold2-06", "Front of House Superstar", "The Lantern Rooms", "", "hospitality",
+  "We're The Lantern Rooms and we are all about good times! Looking for a smiley, energetic front of house superstar "
+  "to join our family. Bring the good vibes and we'll do the rest. Flexible shifts, free staff meals.",
+  [], 2),
+ ("hold2-07", "Credit Controller", "Pemberton Office Supplies", "Reading, UK", "finance",
+  "Pemberton Office Supplies, a B2B wholesaler with 2,500 trade accounts, needs a credit controller. You chase "
+  "overdue invoices by phone and email, allocate cash receipts, run aged debtor reports, set credit limits and "
+  "prepare cases for debt collection. You are confident in Xero and Excel (VLOOKUP, pivot tables) and ideally hold a "
+  "CICM Level 2 qualification. Permanent, 37.5 hours, Monday to Friday, GBP 29,000 plus 25 days holiday.",
+  ["chase overdue invoices", "allocate cash receipts", "aged debtor reports", "credit limits", "debt collection",
+   "Xero", "Excel", "VLOOKUP", "pivot tables", "CICM Level 2"], 10),
+ ("hold2-08", "Early Years Practitioner", "Little Acorns Nursery", "Brighton, UK", "education",
+  "Little Acorns Nursery is looking for an early years practitioner for our pre-school room. You will plan "
+  "play-based activities, observe children's progress and keep learning journals up to date. You hold a Level 3 "
+  "childcare qualification and a paediatric first aid certificate. Full-time, 8am-6pm four days a week.",
+  ["play-based activities", "learning journals", "Level 3 childcare qualification",
+   "paediatric first aid certificate"], 7),
+ ("hold2-09", "Business Development Champion", "Apex Horizon Group", "", "sales",
+  "Ready to change your life? Apex Horizon Group is looking for ambitious champions with a winning mindset. Top "
+  "performers earn six figures in their first year! No experience necessary - just bring your hunger and we will "
+  "teach you everything. Weekly bonuses and travel incentives.",
+  [], 1),
+ ("hold2-10", "Council Support Officer", "Westbrook District Council", "Westbrook, UK", "public sector",
+  "Westbrook District Council is looking for a support officer to help across a range of services. You will assist "
+  "colleagues with day-to-day tasks and deal with enquiries from residents. Good communication skills are "
+  "important. Salary on the council scale.",
+  ["communication skills"], 3),
+ ("hold2-11", "Quality Inspector", "Vektor Automotive Components", "Coventry, UK", "manufacturing",
+  "Vektor Automotive Components machines brake calipers for three car makers. As quality inspector you check "
+  "first-off and in-process parts with a CMM (Zeiss Calypso), height gauges and bore gauges, record results in SPC "
+  "charts and raise non-conformance reports. You understand GD&T, IATF 16949 and PPAP documentation. Rotating shifts "
+  "6-2, 2-10, 10-6, GBP 15.80 per hour plus 20% shift premium.",
+  ["CMM", "Zeiss Calypso", "height gauges", "bore gauges", "SPC", "non-conformance reports", "GD&T", "IATF 16949",
+   "PPAP"], 9),
+ ("hold2-12", "Dairy Herdsperson", "Greyfield Farm", "Carmarthenshire, Wales", "agriculture",
+  "Greyfield Farm milks 350 cows in a rotary parlour. We need a herdsperson to help with milking, calving and "
+  "youngstock rearing and to check cows for health problems. Tractor driving would be useful. Housing available.",
+  ["milking", "calving", "youngstock rearing", "tractor driving"], 4),
+ ("hold2-13", "Legal Secretary (Family Law)", "Marlow Penrose Solicitors", "Cheltenham, UK", "legal",
+  "Marlow Penrose Solicitors needs a legal secretary for its busy family law team of four solicitors. You will "
+  "produce correspondence and court forms from digital dictation, handle diary management, open and close files and "
+  "prepare court bundles. Your typing speed is at least 60 wpm, you use Microsoft Word and Outlook daily and you have "
+  "worked in a legal setting before; experience with LEAP case management is preferred. Full-time, 9:00-17:30, "
+  "GBP 24,000-27,000, free parking.",
+  ["court forms", "digital dictation", "diary management", "court bundles", "typing", "Microsoft Word", "Outlook",
+   "LEAP"], 10),
+ ("hold2-14", "SEO Specialist", "Cobalt Travel Group", "Barcelona, Spain", "marketing",
+  "Cobalt Travel Group runs holiday booking sites in six languages. Our SEO specialist owns technical audits with "
+  "Screaming Frog, keyword research in Ahrefs, and tracking in Google Search Console and GA4. You write briefs for "
+  "content writers, fix schema markup and Core Web Vitals issues with our developers, and know basic HTML. Fluent "
+  "English required; Spanish is a plus. Full-time, hybrid, EUR 42,000-48,000.",
+  ["technical audits", "Screaming Frog", "keyword research", "Ahrefs", "Google Search Console", "GA4",
+   "schema markup", "Core Web Vitals", "HTML", "English", "Spanish"], 8),
+ ("hold2-15", "Door Supervisor", "Sentinel Event Security", "Newcastle upon Tyne, UK", "security",
+  "Sentinel Event Security provides door teams for bars, clubs and concerts in the North East. As door supervisor "
+  "you carry out ID checks and bag searches, manage queues, operate body-worn cameras and write incident reports. "
+  "You must hold a valid SIA Door Supervisor licence and an Emergency First Response certificate; conflict "
+  "management training is an advantage. Friday and Saturday nights 21:00-04:00, GBP 14.50 per hour, paid weekly.",
+  ["ID checks", "bag searches", "body-worn cameras", "incident reports", "SIA Door Supervisor licence",
+   "Emergency First Response certificate", "conflict management"], 9),
+ ("hold2-16", "Cleaning Operative", "BrightPath Facilities", "", "cleaning",
+  "BrightPath Facilities is always looking for great people! Morning and evening hours available across the area. "
+  "You'll keep our clients' sites looking their best. Must be reliable and have a can-do attitude. Apply today.",
+  [], 2),
+ ("hold2-17", "Content Creator Extraordinaire", "Glowup Media", "Remote", "creative",
+  "Glowup Media wants a content creator extraordinaire who knows what goes viral. You will make scroll-stopping "
+  "content for our brands. Must be creative, trendy and obsessed with the internet. Freelance, pay per project.",
+  [], 2),
+ ("hold2-18", "Microbiology Laboratory Technician", "Calloway Bioanalytics", "Cambridge, UK", "science",
+  "Calloway Bioanalytics tests pharmaceutical products for contract clients. As laboratory technician you perform "
+  "sterility testing, bacterial endotoxin testing (LAL) and environmental monitoring of cleanrooms, prepare culture "
+  "media and record results in LIMS. You work under GMP and follow aseptic technique at all times. A BSc in "
+  "Microbiology or a related science is required. Permanent, Monday to Friday 8:00-16:30, GBP 27,000-30,000.",
+  ["sterility testing", "bacterial endotoxin testing", "LAL", "environmental monitoring", "culture media", "LIMS",
+   "GMP", "aseptic technique", "BSc in Microbiology"], 10),
+ ("hold2-19", "Auxiliaire de vie sociale (H/F)", "Association Les Tilleuls", "Rennes, France", "social care",
+  "L'association Les Tilleuls recherche un auxiliaire de vie pour accompagner des personnes âgées à leur domicile. "
+  "Vos missions : aide à la toilette, préparation des repas, courses et accompagnement aux rendez-vous médicaux. Le "
+  "DEAES est souhaité et le permis B est indispensable. CDI à temps partiel, 24 heures par semaine, frais "
+  "kilométriques remboursés.",
+  ["aide à la toilette", "préparation des repas", "DEAES", "permis B"], 7),
+ ("hold2-20", "Autista di autobus", "Trasporti Lago Verde", "Bergamo, Italia", "transport",
+  "Trasporti Lago Verde cerca autisti per le linee extraurbane della provincia di Bergamo. Si richiedono patente D e "
+  "CQC persone in corso di validità, puntualità e cortesia con i passeggeri. Turni a rotazione anche nei festivi, "
+  "contratto a tempo determinato di 12 mesi.",
+  ["patente D", "CQC persone"], 6),
+]
+
+
 def write(rows: list, name: str) -> None:
     out = Path(__file__).with_name(name)
     lines = []
@@ -343,10 +474,11 @@ def write(rows: list, name: str) -> None:
 
 
 def main() -> None:
-    ids = [row[0] for row in ROWS + HELDOUT_ROWS]
+    ids = [row[0] for row in ROWS + HELDOUT_ROWS + HELDOUT2_ROWS]
     assert len(ids) == len(set(ids)), "posting ids repeat"
     write(ROWS, "postings.jsonl")
     write(HELDOUT_ROWS, "heldout.jsonl")
+    write(HELDOUT2_ROWS, "heldout2.jsonl")
 
 
 if __name__ == "__main__":

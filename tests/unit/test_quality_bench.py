@@ -49,3 +49,41 @@ def test_eval_set_has_what_the_issue_asks():
         validate_row(posting, source="eval", submitted_at_ms=0)  # submit accepts it without `gold`
         for skill in row["gold"]["skills"]:
             assert skill.lower() in row["description"].lower(), (row["posting_id"], skill)
+
+
+def test_agreement_of_the_gold_with_itself_is_perfect_and_a_missing_label_is_named():
+    from bench.agreement import agreement, read_jsonl
+
+    rows = read_jsonl(EVAL_SET)
+    itself = {row["posting_id"]: {"skills": row["gold"]["skills"], "clarity": row["gold"]["clarity"]} for row in rows}
+    assert agreement(rows, itself) == {"postings": len(rows), "skill_precision": 1.0, "skill_recall": 1.0,
+                                       "clarity_spearman": 1.0}
+    half = {"eval-01": {"skills": ["Go", "Rust"], "clarity": 10}}
+    assert agreement([r for r in rows if r["posting_id"] == "eval-01"], half)["skill_precision"] == 0.5
+    with pytest.raises(KeyError):
+        agreement(rows, half)
+
+
+def test_the_second_annotation_labels_every_posting_of_both_sets_with_phrases_of_the_posting():
+    from bench.agreement import SECOND_ANNOTATION, read_jsonl
+    from bench.quality import HELDOUT_SET
+
+    labels = {row["posting_id"]: row for row in read_jsonl(SECOND_ANNOTATION)}
+    rows = read_jsonl(EVAL_SET) + read_jsonl(HELDOUT_SET)
+    assert set(labels) == {row["posting_id"] for row in rows}
+    for row in rows:
+        label = labels[row["posting_id"]]
+        assert 1 <= label["clarity"] <= 10
+        assert all(skill.lower() in row["description"].lower() for skill in label["skills"]), row["posting_id"]
+
+
+def test_the_blind_held_out_set_spans_sectors_languages_and_clarity():
+    from bench.quality import HELDOUT2_SET
+
+    rows = [json.loads(line) for line in HELDOUT2_SET.read_text().splitlines()]
+    assert len(rows) == 20 and len({r["gold"]["occupation"] for r in rows}) >= 12
+    assert set(Counter(r["gold"]["clarity"] for r in rows)) == set(range(1, 11))
+    languages = Counter(detect_language(r["description"]) for r in rows)
+    assert languages["en"] <= len(rows) - 2
+    for row in rows:
+        validate_row({k: v for k, v in row.items() if k != "gold"}, source="eval", submitted_at_ms=0)
