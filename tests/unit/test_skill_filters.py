@@ -130,12 +130,13 @@ KNOWN_DROPPED = {
 
 
 def test_no_other_gold_skill_of_the_evaluation_sets_is_excluded():
-    from bench.quality import EVAL_SET, HELDOUT_SET, sample_postings
+    from bench.quality import EVAL_SET, HELDOUT2_SET, HELDOUT_SET, sample_postings
 
     stage = load_workflow(default_workflow()).stages["extract_skills"]
     contract = build_contract(stage.output)
     dropped = set()
-    for posting in sample_postings(EVAL_SET, 1000) + sample_postings(HELDOUT_SET, 1000):
+    sets = (EVAL_SET, HELDOUT_SET, HELDOUT2_SET)
+    for posting in [posting for path in sets for posting in sample_postings(path, 1000)]:
         refs = {"posting.company": posting.get("company") or "", "posting.location": posting.get("location") or "",
                 "posting.title": posting.get("title") or "", "posting.description": posting["description"]}
         dropped |= {(posting["posting_id"], skill) for skill in posting["gold"]["skills"]
