@@ -28,7 +28,7 @@ engineer engineers developer developers programmer nurse nurses manager managers
 technician technicians driver drivers clerk officer specialist analyst consultant representative rep
 associate cashier cook chef teacher teachers tutor electrician plumber carpenter welder mechanic
 accountant bookkeeper controller auditor senior junior lead head principal chief intern internship trainee
-machinist hygienist operative journeyman
+machinist hygienist operative journeyman practitioner
 apprentice worker workers operator coordinator supervisor administrator admin designer architect scientist
 agent advisor adviser receptionist waiter waitress server bartender barista housekeeper cleaner
 caregiver carer therapist pharmacist physician doctor paramedic dispatcher planner buyer merchandiser
@@ -89,19 +89,33 @@ def _names_person(item_words: list[str], title_words: set[str], text: str = "") 
     return any(role(word) and nxt in _PREPOSITIONS for word, nxt in zip(item_words, item_words[1:]))
 
 
-#: Endings of nouns that name who does something ("painter", "decorator", "florist").
-_AGENT_ENDINGS = ("er", "or", "ist", "ian", "eur", "euse", "ero", "era")
+#: Endings of nouns that name who does something ("florist", "librarian", "vendeur").
+_AGENT_ENDINGS = ("ist", "ian", "eur", "euse", "ero", "era")
 
 
 def _names_a_job(word: str, text: str) -> bool:
     """Whether ``word`` (folded, singular) of a title names a job: a role word ("engineer",
-    "senior"), or a noun of who does something that ``text`` writes in lowercase
-    ("painter" of "Painter and Decorator"; "Docker", a name, is capitalised)."""
+    "senior"), or a noun of who does something that ``text`` writes in lowercase:
+    "painter" of "Painter and Decorator" ("-er" or "-or" after an English verb: "paint",
+    "decorate"), "florist". "Docker", a name, is capitalised; "power" of "Power BI" is no
+    verb with "-er"."""
     if word in _ROLE_WORDS:
         return True
-    if len(word) < 5 or not word.endswith(_AGENT_ENDINGS):
+    if len(word) < 5 or not (word.endswith(_AGENT_ENDINGS) or _agent_of_a_verb(word)):
         return False
     return any(_singular(fold(w)) == word for w in words(text) if w.islower())
+
+
+def _agent_of_a_verb(word: str) -> bool:
+    """Whether ``word`` is an English verb with "-er" or "-or" ("painter", "decorator",
+    "counsellor"; not "customer", "power" or "interior")."""
+    if not word.endswith(("er", "or")):
+        return False
+    stem = word[:-2]
+    candidates = {stem, stem + "e"} | ({stem[:-1]} if len(stem) > 2 and stem[-1] == stem[-2] else set())
+    from lemminflect import getAllLemmas
+
+    return any("VERB" in getAllLemmas(c) for c in candidates if len(c) > 2)
 
 
 def _names_the_job(skill: str, title_words: set[str], text: str) -> bool:

@@ -170,6 +170,24 @@ def test_a_capitalised_title_word_with_an_agent_ending_stays_a_skill():
     assert identity_reason("Specialist", title="Docker Specialist", text=text) == "the job title"
 
 
+@pytest.mark.parametrize("item, title, text", [
+    ("Power BI", "Power BI Developer", "You build reports in Power BI for our power users."),
+    ("customer service", "Customer Service Advisor", "You give great customer service to every customer."),
+    ("interior", "Interior Designer", "You design interior spaces."),
+])
+def test_a_title_word_ending_like_an_agent_but_no_verbs_agent_stays(item, title, text):
+    assert identity_reason(item, title=title, text=text) is None
+
+
+@pytest.mark.parametrize("item, title, text", [
+    ("florist", "Florist", "A florist for our shop."),
+    ("counsellor", "School Counsellor", "We need a counsellor for pupils."),
+    ("translator", "German Translator", "As translator you render texts into German."),
+])
+def test_title_nouns_of_who_does_the_job_are_the_title(item, title, text):
+    assert identity_reason(item, title=title, text=text) == "the job title"
+
+
 @pytest.mark.parametrize("item", ["helpful", "disruptive", "overhead cranes safely", "hourly", "fluent"])
 def test_an_english_item_ending_in_an_adjective_or_adverb_is_a_description(item):
     assert description_reason(item, "en") == "a description, not a skill"
