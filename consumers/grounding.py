@@ -9,18 +9,21 @@ import re
 from typing import Any
 
 from consumers.grammar import DEFAULT_MAX_STRING
-from consumers.quality import STOPWORDS
+from consumers.quality import STOPWORDS, detect_language
 
 MAX_PHRASE_WORDS = 4
 MAX_PHRASES = 800
 
-# A word may hold an apostrophe ("driver's", "O'Brien"), so a phrase never ends inside one.
-_WORD = re.compile(r"[^\W_](?:[\w+#./'’-]*[^\W_]|[\w+#./-]*[+#])?")
+# A word may hold an apostrophe ("driver's", "O'Brien"), so a phrase never ends inside one,
+# and an ampersand ("P&L", "GD&T").
+_WORD = re.compile(r"[^\W_](?:[\w+#./'’&-]*[^\W_]|[\w+#./-]*[+#])?")
 _CLAUSE_WORDS = frozenset("is are was were be been looking hiring seeks seeking needs wanted "
                           "sucht suchen busca buscamos recherche recherchons".split())
-#: The stop words a phrase may hold inside ("port and inland terminals", "HNC in Electrical
-#: Engineering"); any other, or two, make a clause ("coordinator to plan", "math or a related").
-_JOINERS = frozenset("and of in for & und y et de du des del por".split())
+#: The stop words a phrase may hold inside (:func:`_joined`).
+_JOINERS = frozenset("and of in for & und y et de du des del por à a di da".split())
+#: An article may follow a joiner inside a phrase ("aide à la toilette", "preparación de
+#: los pedidos", "Wartung der Anlagen").
+_ARTICLES = frozenset("la le les el los las der die das den dem il lo gli".split())
 _NUMBER = re.compile(r"^[\d.,/+-]+$")  # "32 or 40", "85,000" are no skills: no phrase starts with one
 _STOPWORDS = frozenset(
     "a an and any are as at be been but by can do each for from has have if in into is it its least "
@@ -33,6 +36,20 @@ _STOPWORDS = frozenset(
     "between given provided opportunity opportunities cv resume "
     "aufgaben tareas tâches erfahrung experiencia expérience".split()
 ).union(*STOPWORDS.values())
+#: Function words of a posting's language beyond language detection's few
+#: (consumers.quality.STOPWORDS), used for a posting in that language only: "hat" is German
+#: for "has", and "Red Hat" is no clause.
+_FUNCTION_WORDS = {
+    "fr": frozenset("à ce cet cette ces son sa ses leur leurs vos nos mon ma mes il elle ils elles on ne pas plus "
+                    "très tout tous toute toutes mais donc car si comme chez sans sous entre vers dont où être "
+                    "avoir sera".split()),
+    "es": frozenset("a ante contra desde hacia hasta según sin sobre tras lo unos unas e u ni tu tus mi mis te le "
+                    "les nuestros nuestras está están ser muy cuando donde".split()),
+    "de": frozenset("einen einem eines aber an am aus nach über unter vor sein haben hat ihnen sich sowie "
+                    "sehr".split()),
+    "it": frozenset("i uno da su tra fra dei degli delle ai agli alle dal dalla nel nella sul sulla ma si vi suo "
+                    "sua suoi sue vostro vostra tuo tua".split()),
+}
 
 
 def occurs(item: str, text: str) -> bool:
@@ -115,23 +132,39 @@ def _spells_out(acronym: str, phrase: str, text: str) -> bool:
     return re.search(pattern, text, flags=re.IGNORECASE) is not None
 
 
+def _joined(run: list[str], stop: frozenset[str]) -> bool:
+    """Whether the stop words inside ``run`` join it into one phrase: none, one joiner
+    ("port and inland terminals", "HNC in Electrical Engineering"), or a joiner and the
+    article after it ("aide à la toilette"); any other make a clause ("coordinator to
+    plan", "math or a related"). An upper-case word is no stop word ("Class A CDL")."""
+    inner = [(i, w.lower()) for i, w in enumerate(run[1:-1]) if w.lower() in stop and not w.isupper()]
+    if not inner:
+        return True
+    if len(inner) == 1:
+        return inner[0][1] in _JOINERS
+    (i, first), (j, second) = inner[0], inner[-1]
+    return len(inner) == 2 and j == i + 1 and first in _JOINERS and second in _ARTICLES
+
+
 def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -> list[str]:
-    """Candidate items of a grounded list: runs of 1 to :data:`MAX_PHRASE_WORDS` words of ``text`` that neither
-    start nor end with a stop word, do not start with a bare number nor end with one after
-    a word that is not capitalised ("early 6", "14 22"; "ISO 9001" stays), hold no verb of a
-    clause ("is hiring"), hold a letter and :func:`occurs` in ``text`` as written, in
-    order of first appearance, without duplicates."""
+    """Candidate items of a grounded list: runs of 1 to :data:`MAX_PHRASE_WORDS` words of
+    ``text`` that neither start nor end with a stop word (with the function words of
+    ``text``'s language), hold inside only stop words that join them (:func:`_joined`),
+    do not start with a bare number nor end with one after a word that is not capitalised
+    ("early 6", "14 22"; "ISO 9001" stays), hold no verb of a clause ("is hiring"), hold a
+    letter and :func:`occurs` in ``text`` as written, in order of first appearance,
+    without duplicates."""
     words = _WORD.findall(text)
+    stop = _STOPWORDS | _FUNCTION_WORDS.get(detect_language(text) or "", frozenset())
     seen: dict[str, None] = {}
     for n in range(1, MAX_PHRASE_WORDS + 1):
         for i in range(len(words) - n + 1):
             run = words[i:i + n]
-            if run[0].lower() in _STOPWORDS or run[-1].lower() in _STOPWORDS or _NUMBER.match(run[0]):
+            if run[0].lower() in stop or run[-1].lower() in stop or _NUMBER.match(run[0]):
                 continue
             if any(w.lower() in _CLAUSE_WORDS for w in run):  # "Cafe is hiring" is a clause, no skill
                 continue
-            inner = [w.lower() for w in run[1:-1] if w.lower() in _STOPWORDS and not w.isupper()]  # "Class A CDL"
-            if len(inner) > 1 or (inner and inner[0] not in _JOINERS):
+            if not _joined(run, stop):
                 continue
             if n > 1 and _NUMBER.match(run[-1]) and not run[-2][:1].isupper():  # "early 6", not "ISO 9001"
                 continue

@@ -211,3 +211,27 @@ def test_the_skills_contract_drops_descriptions_after_decoding_but_offers_them()
     text = "Shop assistant wanted for a busy convenience store. Experience on a till is helpful."
     assert json.loads(contract.check(json.dumps(["till", "helpful"]), grounding=text)) == ["till"]
     assert '"helpful"' in contract.grammar_for(text)
+
+
+def test_a_french_posting_offers_phrases_joined_by_a_preposition_and_article_but_not_its_function_words():
+    text = ("L'association recherche un auxiliaire de vie pour accompagner des personnes âgées à leur domicile. "
+            "Vos missions : aide à la toilette, préparation des repas. Le permis B est indispensable.")
+    found = phrases(text)
+    for phrase in ("aide à la toilette", "préparation des repas", "permis B"):
+        assert phrase in found, phrase
+    for fragment in ("âgées à", "à leur", "leur domicile", "aide à", "Vos missions"):
+        assert fragment not in found, fragment
+
+
+def test_another_languages_function_words_do_not_cut_an_english_phrase():
+    text = "You administer Red Hat Enterprise Linux servers and build AI tools for the car rental team."
+    found = phrases(text)
+    for phrase in ("Red Hat Enterprise Linux", "AI", "car rental"):
+        assert phrase in found, phrase
+
+
+def test_an_ampersand_inside_a_word_keeps_it_one_word():
+    found = phrases("You manage inventory and P&L, work in R&D with GD&T. Pixel & Paper is hiring.")
+    for phrase in ("P&L", "R&D", "GD&T", "Pixel", "Paper"):
+        assert phrase in found, phrase
+    assert "GD" not in found and "Pixel & Paper" not in found
