@@ -210,9 +210,17 @@ _CONDITION_PAIRS = frozenset({("full", "time"), ("part", "time"), ("temps", "ple
                               ("full", "training")})
 
 
+#: A time of day ("8am", "6 pm", "14:30", "7h30", "14.30 Uhr"; not "3.11"): an item holding
+#: one gives working hours.
+_CLOCK_TIME = re.compile(r"(?<![\w.])\d{1,2}(?:\s?[ap]\.?m\b\.?|[:h]\d{2}\b|\.\d{2}\s?uhr\b)", re.I)
+
+
 def conditions_reason(item: str) -> str | None:
     """"working conditions" when ``item`` names hours, shifts, days, the contract, the pay
-    or a perk ("Full-time", "Two-shift operation", "Commission only"), else None."""
+    or a perk ("Full-time", "Two-shift operation", "Commission only", "8am-6pm"), else
+    None."""
+    if _CLOCK_TIME.search(item):
+        return "working conditions"
     tokens = [fold(w) for w in words(item)]
     if any(t in _CONDITION_WORDS or _singular(t) in _CONDITION_WORDS for t in tokens):
         return "working conditions"

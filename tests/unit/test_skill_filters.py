@@ -235,3 +235,14 @@ def test_an_ampersand_inside_a_word_keeps_it_one_word():
     for phrase in ("P&L", "R&D", "GD&T", "Pixel", "Paper"):
         assert phrase in found, phrase
     assert "GD" not in found and "Pixel & Paper" not in found
+
+
+@pytest.mark.parametrize("item", ["8am-6pm", "9 am to 5 pm", "6:00-14:30", "7h30-16h", "14.30 Uhr"])
+def test_times_of_day_are_working_conditions(item):
+    assert conditions_reason(item) == "working conditions"
+
+
+@pytest.mark.parametrize("item", ["ISO 9001", "Python 3.11", "Level 3 childcare qualification", "ISO 9606", "5-axis milling",
+                                  "B2B SaaS sales", "Sage 200", "TR1 transfer forms", "4G networks", "S7 PLCs"])
+def test_version_and_standard_numbers_are_no_times(item):
+    assert conditions_reason(item) is None
