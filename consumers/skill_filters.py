@@ -101,11 +101,18 @@ def _names_a_job(word: str, text: str) -> bool:
     verb with "-er"."""
     if word in _ROLE_WORDS:
         return True
-    if len(word) < 5 or not (word.endswith(_AGENT_ENDINGS) or _agent_of_a_verb(word)):
+    if len(word) < 5 or word not in _lowercase_words(text):
         return False
-    return any(_singular(fold(w)) == word for w in words(text) if w.islower())
+    return word.endswith(_AGENT_ENDINGS) or _agent_of_a_verb(word)
 
 
+@functools.lru_cache(maxsize=64)
+def _lowercase_words(text: str) -> frozenset[str]:
+    """The folded, singular words ``text`` writes in lowercase (once per text)."""
+    return frozenset(_singular(fold(w)) for w in words(text) if w.islower())
+
+
+@functools.lru_cache(maxsize=1024)
 def _agent_of_a_verb(word: str) -> bool:
     """Whether ``word`` is an English verb with "-er" or "-or" ("painter", "decorator",
     "counsellor"; not "customer", "power" or "interior")."""
