@@ -20,9 +20,13 @@ _WORD = re.compile(r"[^\W_](?:[\w+#./'’&-]*[^\W_]|[\w+#./-]*[+#])?")
 _CLAUSE_WORDS = frozenset("is are was were be been looking hiring seeks seeking needs wanted "
                           "sucht suchen busca buscamos recherche recherchons".split())
 #: The stop words a phrase may hold inside (:func:`_joined`).
-_JOINERS = frozenset("and of in for & und y et de du des del por à a di da".split())
-#: An article may follow a joiner inside a phrase ("aide à la toilette", "preparación de
-#: los pedidos", "Wartung der Anlagen").
+_JOINERS = frozenset("and of in for & und y et de du des del por".split())
+#: Joiners of one language only: English "a" is an article ("drive a forklift" is a clause).
+_LANGUAGE_JOINERS = {"fr": frozenset({"à"}), "es": frozenset({"a"}), "it": frozenset({"a", "di", "da"})}
+#: An article may follow a joiner inside a phrase when the joiner is a preposition ("aide à
+#: la toilette", "preparación de los pedidos", "Wartung der Anlagen"), not a conjunction
+#: ("caisse et le réassort" is two things).
+_CONJUNCTIONS = frozenset("and & und y et e".split())
 _ARTICLES = frozenset("la le les el los las der die das den dem il lo gli".split())
 _NUMBER = re.compile(r"^[\d.,/+-]+$")  # "32 or 40", "85,000" are no skills: no phrase starts with one
 _STOPWORDS = frozenset(
@@ -132,18 +136,18 @@ def _spells_out(acronym: str, phrase: str, text: str) -> bool:
     return re.search(pattern, text, flags=re.IGNORECASE) is not None
 
 
-def _joined(run: list[str], stop: frozenset[str]) -> bool:
+def _joined(run: list[str], stop: frozenset[str], joiners: frozenset[str]) -> bool:
     """Whether the stop words inside ``run`` join it into one phrase: none, one joiner
-    ("port and inland terminals", "HNC in Electrical Engineering"), or a joiner and the
-    article after it ("aide à la toilette"); any other make a clause ("coordinator to
+    ("port and inland terminals", "HNC in Electrical Engineering"), or a preposition among
+    the joiners and the article after it ("aide à la toilette"); any other make a clause ("coordinator to
     plan", "math or a related"). An upper-case word is no stop word ("Class A CDL")."""
     inner = [(i, w.lower()) for i, w in enumerate(run[1:-1]) if w.lower() in stop and not w.isupper()]
     if not inner:
         return True
     if len(inner) == 1:
-        return inner[0][1] in _JOINERS
+        return inner[0][1] in joiners
     (i, first), (j, second) = inner[0], inner[-1]
-    return len(inner) == 2 and j == i + 1 and first in _JOINERS and second in _ARTICLES
+    return len(inner) == 2 and j == i + 1 and first in joiners and first not in _CONJUNCTIONS and second in _ARTICLES
 
 
 def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -> list[str]:
@@ -155,7 +159,9 @@ def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -
     letter and :func:`occurs` in ``text`` as written, in order of first appearance,
     without duplicates."""
     words = _WORD.findall(text)
-    stop = _STOPWORDS | _FUNCTION_WORDS.get(detect_language(text) or "", frozenset())
+    language = detect_language(text) or ""
+    stop = _STOPWORDS | _FUNCTION_WORDS.get(language, frozenset())
+    joiners = _JOINERS | _LANGUAGE_JOINERS.get(language, frozenset())
     seen: dict[str, None] = {}
     for n in range(1, MAX_PHRASE_WORDS + 1):
         for i in range(len(words) - n + 1):
@@ -164,7 +170,7 @@ def phrases(text: str, *, min_len: int = 1, max_len: int = DEFAULT_MAX_STRING) -
                 continue
             if any(w.lower() in _CLAUSE_WORDS for w in run):  # "Cafe is hiring" is a clause, no skill
                 continue
-            if not _joined(run, stop):
+            if not _joined(run, stop, joiners):
                 continue
             if n > 1 and _NUMBER.match(run[-1]) and not run[-2][:1].isupper():  # "early 6", not "ISO 9001"
                 continue

@@ -246,3 +246,10 @@ def test_times_of_day_are_working_conditions(item):
                                   "B2B SaaS sales", "Sage 200", "TR1 transfer forms", "4G networks", "S7 PLCs"])
 def test_version_and_standard_numbers_are_no_times(item):
     assert conditions_reason(item) is None
+
+
+def test_only_a_postings_own_language_makes_a_word_a_joiner_and_a_conjunction_takes_no_article():
+    english = phrases("You drive a forklift and plan a route for the warehouse team every day of the week.")
+    assert "drive a forklift" not in english and "plan a route" not in english
+    french = phrases("Vous gérez la caisse et le réassort de la boutique avec le sens du service.")
+    assert "caisse et le réassort" not in french and "réassort de la boutique" in french
