@@ -264,9 +264,9 @@ def traits_reason(item: str) -> str | None:
 def description_reason(item: str, language: str | None) -> str | None:
     """"a description, not a skill" when ``language`` is English ("en") and ``item`` ends
     in a lowercase word that is only ever an adjective or an adverb ("helpful",
-    "disruptive", "overhead cranes safely", "mid-sized"), else None. Parts of speech come
-    from ``lemminflect``'s English lexicon; a word it does not know is kept, and so is a
-    capitalised one ("Agile")."""
+    "disruptive", "overhead cranes safely"), else None. Parts of speech come from
+    ``lemminflect``'s English lexicon; a word it does not know is kept, and so are a
+    capitalised one ("Agile") and a hyphenated one ("mid-sized")."""
     if language != "en":
         return None
     last = item.strip().split()[-1] if item.strip() else ""
