@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from consumers.exceptions import ActorError  # noqa: E402
 from consumers.grounding import occurs  # noqa: E402
 from consumers.quality import invented_names, same_language  # noqa: E402
-from consumers.skill_filters import IDENTITY_REASONS, identity_reason  # noqa: E402
+from consumers.skill_filters import IDENTITY_REASONS, identity_skills  # noqa: E402
 
 STAGES = ("summarize", "extract_skills", "score")
 EVAL_SET = ROOT / "examples" / "eval" / "postings.jsonl"
@@ -178,11 +178,9 @@ def evaluate(workflow: Any, model: str | None, postings: list[dict], args: argpa
         gold_total += len(gold_skills)
         matched_gold += sum(any(skill_match(s, g) for s in skills) for g in gold_skills)
         grounded += sum(occurs(s, posting["description"]) for s in skills)
-        for s in skills:
-            reason = identity_reason(s, employer=posting.get("company") or "", location=posting.get("location") or "",
-                                     title=posting["title"], text=posting["description"])
-            if reason in IDENTITY_REASONS:
-                identity.append(f"{posting['posting_id']}: {s!r} is {reason}")
+        identity += [f"{posting['posting_id']}: {s!r} is {reason}" for s, reason in identity_skills(
+            skills, employer=posting.get("company") or "", location=posting.get("location") or "",
+            title=posting["title"], text=posting["description"]) if reason in IDENTITY_REASONS]
         if outputs["score"]:
             value = json.loads(outputs["score"])
             scores.append(value["value"])

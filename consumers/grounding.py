@@ -1,6 +1,6 @@
 """Grounding a list output in a text: the candidate phrases a grammar offers
 (:func:`phrases`), whether an item occurs in the text (:func:`occurs`), and dropping
-the items that do not (:func:`ground`). Words are Unicode letters and digits, so a
+the items that do not and those that repeat another (:func:`ground`, :func:`distinct`). Words are Unicode letters and digits, so a
 German or Spanish posting grounds as well as an English one."""
 
 from __future__ import annotations
@@ -116,8 +116,7 @@ def _one_of(first: str, second: str, text: str) -> str | None:
         return second
     if _spells_out(second, first, text):
         return first
-    short, long_ = (first, second) if len(a) < len(b) else (second, first)
-    s, l = short.lower().split(), long_.lower().split()
+    (short, s), (long_, l) = sorted(((first, a), (second, b)), key=lambda pair: len(pair[1]))
     at = next((i for i in range(len(l) - len(s) + 1) if l[i:i + len(s)] == s), None) if len(s) < len(l) else None
     if at is None:
         return None

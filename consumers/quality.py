@@ -86,7 +86,8 @@ district zip code postal north south east west central downtown usa us uk eu
 # A sentence-initial capitalised word is a name when one of these follows it.
 _NAME_VERBS = frozenset("is are seeks seeking hires hiring wants needs has have offers looks "
                         "sucht bietet busca ofrece recherche cherche propose offre".split())
-_ORG_SUFFIXES = frozenset("gmbh ag se kg ohg inc ltd llc plc corp co sa sl sas sarl srl bv nv".split())
+#: Legal forms that follow a company's name (folded, without dots: "S.A." is "sa").
+ORG_SUFFIXES = frozenset("gmbh ag se kg ohg inc ltd llc plc corp co sa sl sas sarl srl bv nv".split())
 SENTENCE_END = re.compile(r"[.!?:;]\s*$")
 
 
@@ -132,7 +133,7 @@ def invented_names(output: str, source: str, *, language: str | None = None) -> 
             if not unknown:
                 continue
             nxt = [t.group(0) for t in tokens[start + len(run):start + len(run) + 1]]
-            org = any(fold(w).strip(".") in _ORG_SUFFIXES for w in run + nxt)
+            org = any(fold(w).strip(".") in ORG_SUFFIXES for w in run + nxt)
             if language == "de" and len(run) < 2 and not org:
                 continue
             if start == 0 and len(run) == 1 and not org:

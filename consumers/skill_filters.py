@@ -20,7 +20,7 @@ import functools
 import re
 from typing import Iterable
 
-from consumers.quality import SENTENCE_END, fold, wordfreq_language, words
+from consumers.quality import ORG_SUFFIXES, SENTENCE_END, fold, wordfreq_language, words
 
 
 _ROLE_WORDS = frozenset("""
@@ -38,7 +38,9 @@ mitarbeiterin leiter leiterin verkäufer verkäuferin elektriker koch köchin le
 enfermero enfermera desarrollador desarrolladora camarero camarera cocinero vendedor vendedora profesor
 ingénieur développeur développeuse infirmier infirmière serveur serveuse vendeur vendeuse enseignant
 """.split())
-_LEGAL = re.compile(r"\b(gmbh|ag|se|kg|inc|ltd|llc|plc|corp|co|s\.?a|s\.?l|sas|sarl|srl|bv|nv)\b\.?", re.I)
+#: A legal form of consumers.quality.ORG_SUFFIXES, dots allowed between its letters ("S.A.").
+_LEGAL = re.compile(r"\b(" + "|".join(r"\.?".join(map(re.escape, form)) for form in sorted(ORG_SUFFIXES))
+                    + r")\b\.?", re.I)
 
 
 def _norm(text: str) -> str:
@@ -187,11 +189,11 @@ def identity_reason(item: str, *, employer: str = "", location: str = "", title:
 
 
 def identity_skills(items: Iterable[str], *, employer: str = "", location: str = "",
-                    title: str = "") -> list[tuple[str, str]]:
+                    title: str = "", text: str = "") -> list[tuple[str, str]]:
     """(item, reason) for each item :func:`identity_reason` gives a reason for."""
     found = []
     for item in items:
-        reason = identity_reason(item, employer=employer, location=location, title=title)
+        reason = identity_reason(item, employer=employer, location=location, title=title, text=text)
         if reason:
             found.append((item, reason))
     return found
