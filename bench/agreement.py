@@ -30,12 +30,18 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def agreement(gold_rows: list[dict], labels: dict[str, dict]) -> dict:
     """Precision and recall of the labels' skills against the gold skills, the Spearman
-    correlation of the clarity scores, over the gold rows the labels cover. Raises
-    KeyError naming a posting the labels lack."""
+    correlation of the clarity scores, over the gold rows the labels cover.
+
+    Raises:
+        KeyError: naming a posting the labels lack.
+        ValueError: a label's clarity is not an integer 1-10, or a skill of it does not
+            occur in its posting (the guideline asks for phrases of the posting).
+    """
     predicted = matched_predicted = gold_total = matched_gold = 0
     hand, other = [], []
     for row in gold_rows:
         label = labels[row["posting_id"]]
+        _check(label, row)
         gold, skills = row["gold"]["skills"], label["skills"]
         predicted += len(skills)
         gold_total += len(gold)
@@ -50,6 +56,15 @@ def agreement(gold_rows: list[dict], labels: dict[str, dict]) -> dict:
             "clarity_spearman": round(rho, 3) if rho is not None else None}
 
 
+def _check(label: dict, row: dict) -> None:
+    clarity = label["clarity"]
+    if not isinstance(clarity, int) or not 1 <= clarity <= 10:
+        raise ValueError(f"posting {row['posting_id']}: clarity {clarity!r} is not an integer 1-10")
+    absent = [s for s in label["skills"] if s.lower() not in row["description"].lower()]
+    if absent:
+        raise ValueError(f"posting {row['posting_id']}: skills {absent} do not occur in the posting")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=Path, default=SECOND_ANNOTATION)
@@ -62,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
             results[path.name] = figures = agreement(read_jsonl(path), labels)
         except KeyError as exc:
             parser.error(f"{args.labels} has no label for posting {exc.args[0]} of {path}")
+        except ValueError as exc:
+            parser.error(f"{args.labels}: {exc}")
         print(f"{path.name}: {figures}")
     print(json.dumps({"labels": args.labels.name, "sets": results}))
 
